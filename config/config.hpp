@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "decode/flow_type.hpp"
+
+namespace flowgate::config {
+
+// One [[inputs.netflow.listeners]] entry.
+struct Listener {
+  decode::FlowType flow_type = decode::FlowType::kUnknown;  // kUnknown with auto_detect
+  bool auto_detect = false;  // flow_type = "auto": the protocol is detected per datagram
+  uint16_t port = 0;
+  std::string bind_host;     // resolved: the listener's, else [collector] bind_host
+  uint32_t input = 0;        // index of its [[inputs.netflow]] block
+  uint32_t line = 0;         // where it is defined, for error messages
+  uint32_t column = 0;
+};
+
+// One [[inputs.netflow]] block, as Datakit's NetFlow input reads it.
+struct Input {
+  std::string source = "netflow";        // measurement name of the log point
+  std::string device_namespace = "namespace";
+  std::vector<std::pair<std::string, std::string>> tags;  // in file order
+};
+
+enum class Mode : uint8_t { kSocket, kAfPacket, kDpdk };
+
+struct DpdkConfig {
+  std::vector<std::string> devices;
+  std::vector<std::string> eal_args;
+  std::vector<uint32_t> worker_lcores;
+  std::vector<uint32_t> exporter_lcores;
+  uint32_t rx_queues = 1;
+  uint32_t mbufs = 65535;
+  uint32_t burst = 32;
+  std::string address;
+};
+
+struct CollectorConfig {
+  Mode mode = Mode::kSocket;
+  uint32_t workers = 1;
+  std::vector<uint32_t> cpus;
+  std::string bind_host = "0.0.0.0";
+  DpdkConfig dpdk;
+  std::string af_packet_interface = "eth0";
+};
+
+struct AggregationConfig {
+  bool enabled = true;
+  uint64_t flush_interval_ms = 300'000;         // Datakit's default
+  uint32_t port_rollup_threshold = 10;
+  uint64_t rollup_refresh_ms = 300'000;
+  uint32_t max_keys = 1'000'000;                // per exporter thread; flushes early beyond
+};
+
+enum class OutputType : uint8_t { kStdout, kFile, kHttp, kDatakit, kClickhouse };
+
+struct Output {
+  OutputType type = OutputType::kStdout;
+  std::string path;                 // file
+  std::string url;                  // http, datakit, clickhouse
+  std::string table = "flows";      // clickhouse
+  uint64_t max_file_bytes = 0;      // file rotation; 0: never rotate
+  uint32_t batch_records = 1024;    // flush a batch at this many records ...
+  uint64_t flush_interval_ms = 1000;  // ... or this long after its first record
+};
+
+struct MetricsConfig {
+  std::string listen = "127.0.0.1:9108";
+};
+
+struct Config {
+  std::string path;  // the file it came from; "<embedded>" for the default
+  std::vector<Input> inputs;
+  std::vector<Listener> listeners;
+  CollectorConfig collector;
+  AggregationConfig aggregation;
+  std::vector<Output> outputs;
+  MetricsConfig metrics;
+  std::string log_level = "info";
+};
+
+}  // namespace flowgate::config

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "decode/flow_type.hpp"
+#include "decode/ip_address.hpp"
+
+namespace flowgate::decode {
+
+// A fixed-capacity columnar batch of decoded flow records (DESIGN.md "FlowBlock is columnar").
+// One array per field of the emitted record plus what aggregation and metrics need. Rows are
+// appended with append_row(), which zeroes the new row so a template that lacks a field leaves
+// a well-defined default. Blocks are allocated once (they are ~160 KiB) and reused via clear().
+struct FlowBlock {
+  static constexpr uint32_t kCapacity = 1024;
+
+  uint32_t size = 0;
+
+  std::array<IpAddress, kCapacity> src_addr;
+  std::array<IpAddress, kCapacity> dst_addr;
+  std::array<IpAddress, kCapacity> next_hop;
+  std::array<IpAddress, kCapacity> exporter_addr;  // UDP source (NetFlow/IPFIX), agent (sFlow)
+
+  std::array<uint64_t, kCapacity> bytes;
+  std::array<uint64_t, kCapacity> packets;
+  std::array<uint64_t, kCapacity> start_ms;  // ms since the Unix epoch
+  std::array<uint64_t, kCapacity> end_ms;
+  std::array<uint64_t, kCapacity> src_mac;  // 48-bit MAC in the low bits, first octet highest
+  std::array<uint64_t, kCapacity> dst_mac;
+
+  std::array<uint32_t, kCapacity> in_if;
+  std::array<uint32_t, kCapacity> out_if;
+  std::array<uint32_t, kCapacity> sampling_rate;       // 0 when unknown
+  std::array<uint32_t, kCapacity> observation_domain;  // v9 source ID, IPFIX domain, sFlow sub-agent
+  std::array<uint32_t, kCapacity> sequence;            // header sequence number of the datagram
+  std::array<uint32_t, kCapacity> src_as;
+  std::array<uint32_t, kCapacity> dst_as;
+
+  std::array<uint16_t, kCapacity> src_port;
+  std::array<uint16_t, kCapacity> dst_port;
+  std::array<uint16_t, kCapacity> exporter_port;
+  std::array<uint16_t, kCapacity> ether_type;  // 0x0800, 0x86dd, or 0 when unknown
+  std::array<uint16_t, kCapacity> vlan;
+  std::array<uint16_t, kCapacity> listener;  // index of the listener the datagram arrived on
+
+  std::array<uint8_t, kCapacity> protocol;
+  std::array<uint8_t, kCapacity> tos;
+  std::array<uint8_t, kCapacity> tcp_flags;
+  std::array<uint8_t, kCapacity> src_mask;
+  std::array<uint8_t, kCapacity> dst_mask;
+  std::array<Direction, kCapacity> direction;
+  std::array<FlowType, kCapacity> flow_type;
+  // Set by aggregation's port roll-up: kRollupSrcPort / kRollupDstPort mark a port that is
+  // written as "*" (ephemeral). Decoders leave it 0.
+  std::array<uint8_t, kCapacity> port_rollup;
+
+  static constexpr uint8_t kRollupSrcPort = 1;
+  static constexpr uint8_t kRollupDstPort = 2;
+
+  bool full() const noexcept { return size == kCapacity; }
+  void clear() noexcept { size = 0; }
+
+  // Appends a row without initialising it: for decoders that write every column (NetFlow v5).
+  // The caller checks full() first.
+  uint32_t append_row_uninit() noexcept { return size++; }
+
+  // Appends a zeroed row and returns its index. The caller checks full() first.
+  uint32_t append_row() noexcept {
+    const uint32_t r = size++;
+    src_addr[r] = {};
+    dst_addr[r] = {};
+    next_hop[r] = {};
+    exporter_addr[r] = {};
+    bytes[r] = packets[r] = start_ms[r] = end_ms[r] = src_mac[r] = dst_mac[r] = 0;
+    in_if[r] = out_if[r] = sampling_rate[r] = observation_domain[r] = sequence[r] = 0;
+    src_as[r] = dst_as[r] = 0;
+    src_port[r] = dst_port[r] = exporter_port[r] = ether_type[r] = vlan[r] = listener[r] = 0;
+    protocol[r] = tos[r] = tcp_flags[r] = src_mask[r] = dst_mask[r] = port_rollup[r] = 0;
+    direction[r] = Direction::kIngress;
+    flow_type[r] = FlowType::kUnknown;
+    return r;
+  }
+};
+
+}  // namespace flowgate::decode

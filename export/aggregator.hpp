@@ -1,0 +1,99 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "decode/flow_block.hpp"
+#include "decode/flow_output.hpp"
+#include "export/port_rollup.hpp"
+
+namespace flowgate::exporter {
+
+struct AggregatorConfig {
+  uint64_t flush_interval_ms = 300'000;
+  uint32_t port_rollup_threshold = 10;   // 0 turns roll-up off
+  uint64_t rollup_refresh_ms = 300'000;
+  uint32_t max_keys = 1'000'000;
+  uint32_t rollup_capacity = 1u << 20;   // tracked (pair, side, port) keys per generation
+  // Namespace of each listener index (records carry their listener): flows of one exporter
+  // that reach two listeners of one [[inputs.netflow]] block aggregate together.
+  std::vector<uint16_t> listener_namespace;
+};
+
+// Aggregation with the reference's semantics (Datadog's flow accumulator, which Datakit's NetFlow
+// input runs): flows with the same (namespace, exporter, source and destination address and
+// port, protocol, ToS, input interface) are merged — bytes and packets add, start is the
+// minimum, end the maximum, TCP flags are ORed — and every other field keeps the first flow's
+// value. A key is written out flush_interval after it was first seen. Port roll-up replaces an
+// ephemeral port with "*" before the key is formed, so those flows merge.
+//
+// One aggregator per exporter thread, fed by a fixed set of workers: no shared state. Storage is
+// sized at construction (max_keys records in first-seen order, which is also flush order, and a
+// hash index over them), so adding a flow never allocates. When max_keys records are live, the
+// oldest is flushed early (counted) to make room.
+class Aggregator {
+ public:
+  explicit Aggregator(AggregatorConfig config);
+
+  // Adds every row of `block`, seen at `now_ms`. Records flushed early go to `out`.
+  void add(const decode::FlowBlock& block, uint64_t now_ms, decode::FlowOutput& out) noexcept;
+  // Writes every record due at `now_ms` to `out` and rotates the roll-up trackers when due.
+  void flush_due(uint64_t now_ms, decode::FlowOutput& out) noexcept;
+  // Writes every live record (shutdown, end of a capture).
+  void flush_all(decode::FlowOutput& out) noexcept;
+
+  uint32_t live() const noexcept { return live_; }
+  uint64_t merged() const noexcept { return merged_; }
+  uint64_t flushed() const noexcept { return flushed_; }
+  uint64_t flushed_early() const noexcept { return flushed_early_; }
+  uint64_t dropped() const noexcept { return dropped_; }  // no output block when flushing
+  uint64_t rollup_untracked() const noexcept { return rollup_.untracked(); }
+
+ private:
+  struct Key {
+    decode::IpAddress exporter;
+    decode::IpAddress src;
+    decode::IpAddress dst;
+    uint32_t in_if;
+    uint16_t src_port;
+    uint16_t dst_port;
+    uint16_t ns;
+    uint8_t protocol;
+    uint8_t tos;
+    uint8_t rollup;
+    uint8_t pad[3];
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  struct Entry {
+    Key key;
+    uint64_t first_seen_ms;
+    uint64_t bytes, packets, start_ms, end_ms, src_mac, dst_mac;
+    decode::IpAddress next_hop;
+    uint32_t out_if, sampling_rate, observation_domain, sequence, src_as, dst_as;
+    uint16_t exporter_port, ether_type, vlan, listener;
+    uint8_t tcp_flags, src_mask, dst_mask;
+    decode::Direction direction;
+    decode::FlowType flow_type;
+  };
+
+  static uint64_t hash(const Key& k) noexcept;
+  void emit_oldest(decode::FlowOutput& out) noexcept;
+  void erase_index(uint32_t bucket) noexcept;
+
+  AggregatorConfig config_;
+  PortRollup rollup_;
+  uint64_t next_rotation_ms_ = 0;
+
+  std::vector<Entry> entries_;   // ring in first-seen order
+  uint32_t head_ = 0;            // oldest
+  uint32_t live_ = 0;
+  std::vector<uint32_t> index_;  // open addressing: entry slot + 1, 0 empty
+  std::vector<uint64_t> index_hash_;
+
+  uint64_t merged_ = 0;
+  uint64_t flushed_ = 0;
+  uint64_t flushed_early_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace flowgate::exporter

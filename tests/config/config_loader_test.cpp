@@ -1,0 +1,285 @@
+#include "config/config_loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/support/corpus.hpp"
+
+namespace flowgate::config {
+namespace {
+
+// The seed's sample (Datakit's netflow.conf), verbatim.
+constexpr const char* kSeedSample = R"(
+[[inputs.netflow]]
+    source    = "netflow"
+    namespace = "namespace"
+
+    #[[inputs.netflow.listeners]]
+    #    flow_type = "netflow9"
+    #    port      = 2055
+
+    [[inputs.netflow.listeners]]
+        flow_type = "netflow5"
+        port      = 2056
+
+    #[[inputs.netflow.listeners]]
+    #    flow_type = "ipfix"
+    #    port      = 4739
+
+    #[[inputs.netflow.listeners]]
+    #    flow_type = "sflow5"
+    #    port      = 6343
+
+    [inputs.netflow.tags]
+    # some_tag = "some_value"
+    # more_tag = "some_other_value"
+)";
+
+std::string all_errors(const LoadResult& r) {
+  std::string s;
+  for (const ConfigError& e : r.errors) s += e.to_string() + "\n";
+  return s;
+}
+
+TEST(ConfigLoader, AcceptsTheSeedSampleVerbatim) {
+  const LoadResult r = load_config_string(kSeedSample, "netflow.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.config.inputs.size(), 1u);
+  EXPECT_EQ(r.config.inputs[0].source, "netflow");
+  EXPECT_EQ(r.config.inputs[0].device_namespace, "namespace");
+  EXPECT_TRUE(r.config.inputs[0].tags.empty());
+  ASSERT_EQ(r.config.listeners.size(), 1u);
+  EXPECT_EQ(r.config.listeners[0].flow_type, decode::FlowType::kNetflow5);
+  EXPECT_EQ(r.config.listeners[0].port, 2056);
+  EXPECT_EQ(r.config.listeners[0].bind_host, "0.0.0.0");
+  // flowgate's own tables take their defaults.
+  EXPECT_EQ(r.config.collector.mode, Mode::kSocket);
+  EXPECT_EQ(r.config.collector.workers, 1u);
+  EXPECT_TRUE(r.config.aggregation.enabled);
+  EXPECT_EQ(r.config.aggregation.flush_interval_ms, 300'000u);
+  EXPECT_EQ(r.config.aggregation.port_rollup_threshold, 10u);
+  ASSERT_EQ(r.config.outputs.size(), 1u);
+  EXPECT_EQ(r.config.outputs[0].type, OutputType::kStdout);
+  EXPECT_EQ(r.config.metrics.listen, "127.0.0.1:9108");
+}
+
+TEST(ConfigLoader, SourceAndNamespaceDefaultAsTheReferenceCode) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "ipfix"
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.inputs[0].source, "netflow");
+  EXPECT_EQ(r.config.inputs[0].device_namespace, "namespace");
+}
+
+TEST(ConfigLoader, DefaultPortsPerFlowType) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+  bind_host = "127.0.0.2"
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow9"
+  bind_host = "127.0.0.1"
+  [[inputs.netflow.listeners]]
+  flow_type = "ipfix"
+  [[inputs.netflow.listeners]]
+  flow_type = "sflow5"
+  [[inputs.netflow.listeners]]
+  flow_type = "auto"
+  port = 9995
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.config.listeners.size(), 5u);
+  EXPECT_EQ(r.config.listeners[0].port, 2055);
+  EXPECT_EQ(r.config.listeners[1].port, 2055);
+  EXPECT_EQ(r.config.listeners[1].bind_host, "127.0.0.1");
+  EXPECT_EQ(r.config.listeners[1].input, 1u);
+  EXPECT_EQ(r.config.listeners[2].port, 4739);
+  EXPECT_EQ(r.config.listeners[3].port, 6343);
+  EXPECT_TRUE(r.config.listeners[4].auto_detect);
+  EXPECT_EQ(r.config.listeners[4].port, 9995);
+}
+
+TEST(ConfigLoader, TagsKeepFileOrder) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+  [inputs.netflow.tags]
+  zone = "eu-1"
+  host = "edge-7"
+  rack = "r12"
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const auto& tags = r.config.inputs[0].tags;
+  ASSERT_EQ(tags.size(), 3u);
+  EXPECT_EQ(tags[0], (std::pair<std::string, std::string>{"zone", "eu-1"}));
+  EXPECT_EQ(tags[1], (std::pair<std::string, std::string>{"host", "edge-7"}));
+  EXPECT_EQ(tags[2], (std::pair<std::string, std::string>{"rack", "r12"}));
+}
+
+TEST(ConfigLoader, ReportsEveryErrorWithFileLineColumnAndKey) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+  sauce = "netflow"
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow7"
+  [[inputs.netflow.listeners]]
+  flow_type = "ipfix"
+  port = 70000
+  [inputs.netflow.tags]
+  bytes = "x"
+[collector]
+workers = "two"
+)", "flowgate.conf");
+  ASSERT_EQ(r.errors.size(), 5u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "flowgate.conf:2:3: inputs.netflow[0].sauce: unknown key; expected one of: source, "
+            "namespace, listeners, tags");
+  EXPECT_EQ(r.errors[1].to_string(),
+            "flowgate.conf:4:15: inputs.netflow[0].listeners[0].flow_type: \"netflow7\" is not a "
+            "flow type; expected netflow5, netflow9, ipfix, sflow5 or auto");
+  EXPECT_EQ(r.errors[2].to_string(),
+            "flowgate.conf:7:10: inputs.netflow[0].listeners[1].port: 70000 is out of range "
+            "1..65535");
+  EXPECT_EQ(r.errors[3].key, "inputs.netflow[0].tags.bytes");
+  EXPECT_EQ(r.errors[3].line, 9u);
+  EXPECT_EQ(r.errors[4].to_string(),
+            "flowgate.conf:11:11: collector.workers: expected an integer 1..256, got a string");
+}
+
+TEST(ConfigLoader, RejectsTwoListenersOnOneAddressAndPort) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+  port = 2055
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow9"
+  port = 2055
+  bind_host = "127.0.0.1"
+)", "x.conf");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].line, 7u);
+  EXPECT_NE(r.errors[0].message.find("127.0.0.1:2055 is bound twice"), std::string::npos);
+}
+
+TEST(ConfigLoader, DifferentAddressesOnOnePortAreFine) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+  bind_host = "127.0.0.1"
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow9"
+  bind_host = "127.0.0.2"
+)", "x.conf");
+  EXPECT_TRUE(r.ok()) << all_errors(r);
+}
+
+TEST(ConfigLoader, ReportsSyntaxErrorsWithPosition) {
+  const LoadResult r = load_config_string("[[inputs.netflow]\n", "broken.conf");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "broken.conf");
+  EXPECT_EQ(r.errors[0].line, 1u);
+}
+
+TEST(ConfigLoader, RequiresAnInputBlock) {
+  const LoadResult r = load_config_string("[collector]\nworkers = 2\n", "x.conf");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("no [[inputs.netflow]] block"), std::string::npos);
+}
+
+TEST(ConfigLoader, ReadsFlowgateTables) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+[collector]
+mode = "dpdk"
+workers = 2
+cpus = [2, 3]
+[collector.dpdk]
+devices = ["net_pcap0,rx_pcap=replay.pcap"]
+burst = 64
+[aggregation]
+enabled = false
+flush_interval = "5m"
+port_rollup_threshold = 20
+[[outputs]]
+type = "file"
+path = "/tmp/flows.jsonl"
+[[outputs]]
+type = "clickhouse"
+url = "http://127.0.0.1:8123/"
+[metrics]
+listen = "127.0.0.1:19108"
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Config& c = r.config;
+  EXPECT_EQ(c.collector.mode, Mode::kDpdk);
+  EXPECT_EQ(c.collector.cpus, (std::vector<uint32_t>{2, 3}));
+  EXPECT_EQ(c.collector.dpdk.devices.size(), 1u);
+  EXPECT_EQ(c.collector.dpdk.burst, 64u);
+  EXPECT_FALSE(c.aggregation.enabled);
+  EXPECT_EQ(c.aggregation.flush_interval_ms, 300'000u);
+  EXPECT_EQ(c.aggregation.port_rollup_threshold, 20u);
+  ASSERT_EQ(c.outputs.size(), 2u);
+  EXPECT_EQ(c.outputs[0].type, OutputType::kFile);
+  EXPECT_EQ(c.outputs[0].path, "/tmp/flows.jsonl");
+  EXPECT_EQ(c.outputs[1].table, "flows");
+  EXPECT_EQ(c.metrics.listen, "127.0.0.1:19108");
+}
+
+TEST(ConfigLoader, FileOutputNeedsAPath) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+[[outputs]]
+type = "file"
+)", "x.conf");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key, "outputs[0].path");
+}
+
+TEST(ConfigLoader, EmbeddedDefaultAndShippedSampleAreValidAndEqual) {
+  const LoadResult embedded = load_config_string(embedded_default_config(), "<embedded>");
+  EXPECT_TRUE(embedded.ok()) << all_errors(embedded);
+  EXPECT_EQ(embedded.config.listeners.size(), 4u);
+  const std::string shipped = std::string(FLOWGATE_SOURCE_DIR) + "/config/flowgate.conf";
+  EXPECT_EQ(testing::read_text(shipped), embedded_default_config());
+  const LoadResult file = load_config_file(shipped);
+  EXPECT_TRUE(file.ok()) << all_errors(file);
+}
+
+TEST(ConfigLoader, MissingFileIsAnError) {
+  const LoadResult r = load_config_file("/nonexistent/flowgate.conf");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string(), "/nonexistent/flowgate.conf: cannot open the file");
+}
+
+TEST(Duration, ParsesUnits) {
+  uint64_t ms = 0;
+  EXPECT_TRUE(parse_duration_ms("300s", ms));
+  EXPECT_EQ(ms, 300'000u);
+  EXPECT_TRUE(parse_duration_ms("5m", ms));
+  EXPECT_EQ(ms, 300'000u);
+  EXPECT_TRUE(parse_duration_ms("1h", ms));
+  EXPECT_EQ(ms, 3'600'000u);
+  EXPECT_TRUE(parse_duration_ms("250ms", ms));
+  EXPECT_EQ(ms, 250u);
+  EXPECT_TRUE(parse_duration_ms("7", ms));
+  EXPECT_EQ(ms, 7000u);
+  EXPECT_FALSE(parse_duration_ms("5 minutes", ms));
+  EXPECT_FALSE(parse_duration_ms("", ms));
+  EXPECT_FALSE(parse_duration_ms("-3s", ms));
+}
+
+}  // namespace
+}  // namespace flowgate::config

@@ -1,0 +1,289 @@
+#include "export/aggregator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "tests/support/collecting_output.hpp"
+
+namespace flowgate::exporter {
+namespace {
+
+using decode::FlowBlock;
+using decode::IpAddress;
+
+struct Flow {
+  uint32_t src = 0x0a000001;
+  uint32_t dst = 0xc0a80001;
+  uint16_t src_port = 40000;
+  uint16_t dst_port = 443;
+  uint8_t protocol = 6;
+  uint8_t tos = 0;
+  uint32_t in_if = 1;
+  uint32_t out_if = 2;
+  uint64_t bytes = 100;
+  uint64_t packets = 1;
+  uint64_t start_ms = 1'000'000;
+  uint64_t end_ms = 1'000'500;
+  uint8_t tcp_flags = 0x02;
+  uint32_t exporter = 0xc0000201;
+  uint32_t next_hop = 0x0a0000fe;
+  uint16_t listener = 0;
+};
+
+void append(FlowBlock& b, const Flow& f) {
+  const uint32_t r = b.append_row();
+  b.src_addr[r] = IpAddress::from_v4(f.src);
+  b.dst_addr[r] = IpAddress::from_v4(f.dst);
+  b.exporter_addr[r] = IpAddress::from_v4(f.exporter);
+  b.next_hop[r] = IpAddress::from_v4(f.next_hop);
+  b.src_port[r] = f.src_port;
+  b.dst_port[r] = f.dst_port;
+  b.protocol[r] = f.protocol;
+  b.tos[r] = f.tos;
+  b.in_if[r] = f.in_if;
+  b.out_if[r] = f.out_if;
+  b.bytes[r] = f.bytes;
+  b.packets[r] = f.packets;
+  b.start_ms[r] = f.start_ms;
+  b.end_ms[r] = f.end_ms;
+  b.tcp_flags[r] = f.tcp_flags;
+  b.listener[r] = f.listener;
+  b.ether_type[r] = 0x0800;
+  b.flow_type[r] = decode::FlowType::kNetflow9;
+}
+
+AggregatorConfig config(uint64_t flush_ms = 300'000, uint32_t threshold = 10) {
+  AggregatorConfig c;
+  c.flush_interval_ms = flush_ms;
+  c.port_rollup_threshold = threshold;
+  c.max_keys = 1024;
+  c.rollup_capacity = 4096;
+  return c;
+}
+
+class AggregatorTest : public ::testing::Test {
+ protected:
+  void add(Aggregator& a, std::initializer_list<Flow> flows, uint64_t now_ms) {
+    auto b = std::make_unique<FlowBlock>();
+    for (const Flow& f : flows) append(*b, f);
+    a.add(*b, now_ms, out.output());
+  }
+  testing::CollectingOutput out;
+};
+
+TEST_F(AggregatorTest, MergesFlowsWithTheSameKey) {
+  Aggregator a(config());
+  Flow f1;
+  Flow f2 = f1;
+  f2.bytes = 250;
+  f2.packets = 3;
+  f2.start_ms = 999'000;
+  f2.end_ms = 1'002'000;
+  f2.tcp_flags = 0x10;
+  f2.out_if = 9;         // not a key field: the first flow's value stays
+  f2.next_hop = 0x0a0000fd;
+  add(a, {f1, f2}, 10'000);
+  EXPECT_EQ(a.live(), 1u);
+  EXPECT_EQ(a.merged(), 1u);
+  a.flush_all(out.output());
+  ASSERT_EQ(out.size(), 1u);
+  auto [b, r] = out.at(0);
+  EXPECT_EQ(b->bytes[r], 350u);
+  EXPECT_EQ(b->packets[r], 4u);
+  EXPECT_EQ(b->start_ms[r], 999'000u);
+  EXPECT_EQ(b->end_ms[r], 1'002'000u);
+  EXPECT_EQ(b->tcp_flags[r], 0x12);
+  EXPECT_EQ(b->out_if[r], 2u);
+  EXPECT_EQ(b->next_hop[r], IpAddress::from_v4(0x0a0000fe));
+  EXPECT_EQ(b->src_port[r], 40000);
+  EXPECT_EQ(b->port_rollup[r], 0);
+}
+
+TEST_F(AggregatorTest, EveryKeyFieldSeparatesFlows) {
+  Aggregator a(config());
+  Flow base;
+  Flow f[9] = {base, base, base, base, base, base, base, base, base};
+  f[1].src = 0x0a000002;
+  f[2].dst = 0xc0a80002;
+  f[3].src_port = 40001;
+  f[4].dst_port = 80;
+  f[5].protocol = 17;
+  f[6].tos = 0x20;
+  f[7].in_if = 7;
+  f[8].exporter = 0xc0000202;
+  add(a, {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}, 0);
+  EXPECT_EQ(a.live(), 9u);
+  EXPECT_EQ(a.merged(), 0u);
+}
+
+TEST_F(AggregatorTest, NamespaceIsPartOfTheKey) {
+  AggregatorConfig c = config();
+  c.listener_namespace = {0, 0, 1};  // listeners 0 and 1 in one input, 2 in another
+  Aggregator a(c);
+  Flow l0;
+  Flow l1 = l0;
+  l1.listener = 1;
+  Flow l2 = l0;
+  l2.listener = 2;
+  add(a, {l0, l1, l2}, 0);
+  EXPECT_EQ(a.live(), 2u);
+}
+
+TEST_F(AggregatorTest, FlushesAKeyFlushIntervalAfterItWasFirstSeen) {
+  Aggregator a(config(60'000));
+  Flow f1;
+  Flow f2 = f1;
+  f2.dst_port = 80;
+  add(a, {f1}, 1'000);
+  add(a, {f2}, 20'000);
+  add(a, {f1}, 50'000);  // merges into the first key; does not extend its life
+  a.flush_due(60'999, out.output());
+  EXPECT_EQ(out.size(), 0u);
+  a.flush_due(61'000, out.output());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.at(0).first->bytes[out.at(0).second], 200u);
+  a.flush_due(79'999, out.output());
+  EXPECT_EQ(out.size(), 1u);
+  a.flush_due(80'000, out.output());
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(a.live(), 0u);
+  // A flow after its key flushed starts a new aggregate.
+  add(a, {f1}, 90'000);
+  EXPECT_EQ(a.live(), 1u);
+}
+
+TEST_F(AggregatorTest, KeyBoundFlushesTheOldestEarly) {
+  AggregatorConfig c = config();
+  c.max_keys = 3;
+  Aggregator a(c);
+  for (uint16_t p = 1; p <= 5; ++p) {
+    Flow f;
+    f.dst_port = p;
+    add(a, {f}, p);
+  }
+  EXPECT_EQ(a.live(), 3u);
+  EXPECT_EQ(a.flushed_early(), 2u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out.at(0).first->dst_port[out.at(0).second], 1);
+  EXPECT_EQ(out.at(1).first->dst_port[out.at(1).second], 2);
+  // The live keys still merge after the early flushes shifted the index.
+  Flow f5;
+  f5.dst_port = 5;
+  add(a, {f5}, 10);
+  EXPECT_EQ(a.live(), 3u);
+  EXPECT_EQ(a.merged(), 1u);
+  a.flush_all(out.output());
+  EXPECT_EQ(out.size(), 5u);
+}
+
+TEST_F(AggregatorTest, NineClientPortsKeepTheirNumbersTenRollUp) {
+  Aggregator a(config());
+  for (uint16_t i = 0; i < 9; ++i) {
+    Flow f;
+    f.src_port = static_cast<uint16_t>(50000 + i);
+    add(a, {f}, 0);
+  }
+  EXPECT_EQ(a.live(), 9u);
+  a.flush_all(out.output());
+  for (size_t i = 0; i < 9; ++i) {
+    auto [b, r] = out.at(i);
+    EXPECT_EQ(b->port_rollup[r], 0);
+    EXPECT_EQ(b->src_port[r], 50000 + i);
+  }
+  // The tenth distinct client port reaches the threshold: the client side is ephemeral.
+  Flow tenth;
+  tenth.src_port = 50009;
+  Flow eleventh;
+  eleventh.src_port = 50010;
+  add(a, {tenth, eleventh}, 1);
+  EXPECT_EQ(a.live(), 1u);  // both merge under "*"
+  a.flush_all(out.output());
+  ASSERT_EQ(out.size(), 10u);
+  auto [b, r] = out.at(9);
+  EXPECT_EQ(b->port_rollup[r], FlowBlock::kRollupSrcPort);
+  EXPECT_EQ(b->dst_port[r], 443);
+  EXPECT_EQ(b->bytes[r], 200u);
+}
+
+TEST_F(AggregatorTest, ServerSideRollsUpWhenOneClientPortReachesManyServerPorts) {
+  Aggregator a(config());
+  for (uint16_t i = 0; i < 12; ++i) {
+    Flow f;
+    f.src_port = 5353;
+    f.dst_port = static_cast<uint16_t>(1000 + i);
+    add(a, {f}, 0);
+  }
+  a.flush_all(out.output());
+  auto [b, r] = out.at(out.size() - 1);
+  EXPECT_EQ(b->port_rollup[r], FlowBlock::kRollupDstPort);
+  EXPECT_EQ(b->src_port[r], 5353);
+}
+
+TEST_F(AggregatorTest, RollupTrackerRotationForgetsPorts) {
+  AggregatorConfig c = config(1'000, 10);
+  c.rollup_refresh_ms = 100'000;
+  Aggregator a(c);
+  for (uint16_t i = 0; i < 10; ++i) {
+    Flow f;
+    f.src_port = static_cast<uint16_t>(50000 + i);
+    add(a, {f}, 0);
+  }
+  Flow probe;
+  probe.src_port = 61000;
+  add(a, {probe}, 1);
+  a.flush_all(out.output());
+  EXPECT_EQ(out.at(out.size() - 1).first->port_rollup[out.at(out.size() - 1).second],
+            FlowBlock::kRollupSrcPort);
+  // Two rotations with no traffic in between: both generations forget the pair.
+  a.flush_due(100'000, out.output());
+  a.flush_due(200'000, out.output());
+  const size_t before = out.size();
+  add(a, {probe}, 200'001);
+  a.flush_all(out.output());
+  ASSERT_EQ(out.size(), before + 1);
+  auto [b, r] = out.at(before);
+  EXPECT_EQ(b->port_rollup[r], 0);
+  EXPECT_EQ(b->src_port[r], 61000);
+}
+
+TEST_F(AggregatorTest, ZeroThresholdTurnsRollupOff) {
+  Aggregator a(config(300'000, 0));
+  for (uint16_t i = 0; i < 50; ++i) {
+    Flow f;
+    f.src_port = static_cast<uint16_t>(50000 + i);
+    add(a, {f}, 0);
+  }
+  EXPECT_EQ(a.live(), 50u);
+}
+
+TEST_F(AggregatorTest, CountsRecordsThatFindNoOutputBlock) {
+  Aggregator a(config());
+  add(a, {Flow{}}, 0);
+  testing::CollectingOutput none(0);
+  a.flush_all(none.output());
+  EXPECT_EQ(a.dropped(), 1u);
+  EXPECT_EQ(a.live(), 0u);
+}
+
+TEST(PortRollup, ATieRollsUpTheDestinationOnly) {
+  // As the reference: when both sides reach the threshold, the side with at least as many
+  // peers keeps its port, so only one side is ever "*".
+  PortRollup p(2, 64);
+  const IpAddress s = IpAddress::from_v4(1);
+  const IpAddress d = IpAddress::from_v4(2);
+  EXPECT_EQ(p.add(s, d, 1, 1), EphemeralPort::kNone);
+  EXPECT_EQ(p.add(s, d, 1, 2), EphemeralPort::kDestination);  // port 1 met 2 destination ports
+  EXPECT_EQ(p.add(s, d, 2, 1), EphemeralPort::kSource);       // port 1 met 2 source ports
+  EXPECT_EQ(p.add(s, d, 1, 1), EphemeralPort::kDestination);  // 2 and 2: tie
+}
+
+TEST(PortRollup, CountsWhatAFullTableCannotTrack) {
+  PortRollup p(10, 16);
+  const IpAddress d = IpAddress::from_v4(2);
+  for (uint32_t i = 0; i < 100; ++i) p.add(IpAddress::from_v4(100 + i), d, 1000, 80);
+  EXPECT_GT(p.untracked(), 0u);
+}
+
+}  // namespace
+}  // namespace flowgate::exporter
