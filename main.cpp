@@ -12,6 +12,7 @@
 #include "dataplane/pcap_source.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "export/aggregator.hpp"
 #include "export/json_encoder.hpp"
 #include "export/line_sink.hpp"
 
@@ -117,18 +118,33 @@ class RecordWriter {
   uint64_t written_ = 0;
 };
 
+// The --pcap pipeline: decoded blocks go through the aggregator (when on) to the writer.
+// Times are the capture's, so a capture decodes to the same output on every run.
 struct PcapRun {
-  RecordWriter* writer;
-  decode::FlowBlock* block;
+  RecordWriter* writer = nullptr;
+  exporter::Aggregator* aggregator = nullptr;  // nullptr: every record as decoded
+  decode::FlowOutput* aggregated = nullptr;
+  uint64_t now_ms = 0;
 };
 
-decode::FlowBlock* write_full_block(void* ctx, decode::FlowBlock* full) noexcept {
+decode::FlowBlock* write_block(void* ctx, decode::FlowBlock* full) noexcept {
   auto* run = static_cast<PcapRun*>(ctx);
   if (full != nullptr) {
     run->writer->write(*full);
     full->clear();
   }
-  return run->block;
+  return full;
+}
+
+decode::FlowBlock* decoded_block(void* ctx, decode::FlowBlock* full) noexcept {
+  auto* run = static_cast<PcapRun*>(ctx);
+  if (full == nullptr) return nullptr;
+  if (run->aggregator != nullptr) {
+    run->aggregator->add(*full, run->now_ms, *run->aggregated);
+    full->clear();
+    return full;
+  }
+  return write_block(ctx, full);
 }
 
 // The listener a datagram was addressed to, by destination port; 0 when none matches (a
@@ -198,23 +214,51 @@ int run_pcap(const Options& o, const config::Config& c) {
     return 1;
   }
   RecordWriter writer(c, std::move(sinks));
-  auto block = std::make_unique<decode::FlowBlock>();
-  PcapRun run{&writer, block.get()};
-  decode::FlowOutput out(block.get(), &write_full_block, &run);
+  PcapRun run;
+  run.writer = &writer;
+  auto decode_block = std::make_unique<decode::FlowBlock>();
+  auto output_block = std::make_unique<decode::FlowBlock>();
+  decode::FlowOutput aggregated(output_block.get(), &write_block, &run);
+  std::unique_ptr<exporter::Aggregator> aggregator;
+  if (c.aggregation.enabled && !o.no_aggregate) {
+    exporter::AggregatorConfig ac;
+    ac.flush_interval_ms = c.aggregation.flush_interval_ms;
+    ac.port_rollup_threshold = c.aggregation.port_rollup_threshold;
+    ac.rollup_refresh_ms = c.aggregation.rollup_refresh_ms;
+    ac.max_keys = c.aggregation.max_keys;
+    for (const config::Listener& l : c.listeners) {
+      ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
+    }
+    aggregator = std::make_unique<exporter::Aggregator>(std::move(ac));
+    run.aggregator = aggregator.get();
+    run.aggregated = &aggregated;
+  }
+  decode::FlowOutput out(decode_block.get(), &decoded_block, &run);
   auto templates = std::make_unique<decode::TemplateCache>();
   decode::InterfaceCounterStore interface_counters;
   decode::DecodeCounters counters;
   uint64_t not_flow = 0;
+  uint64_t next_flush_check_ms = 0;
+  constexpr uint64_t kFlushCheckMs = 10'000;  // as the reference: a flush check every 10 s
 
   const dataplane::PcapStatus s = source.run([&](const dataplane::UdpDatagram& d) {
     if (decode::detect_flow_type(d.payload) == decode::FlowType::kUnknown) {
       ++not_flow;  // DNS, syslog, ... in the same capture: not an export datagram
       return;
     }
+    run.now_ms = d.receive_ns / 1'000'000;
     decode::decode_datagram(d.payload, d.meta(listener_for(c, d.dst_port)), *templates, out,
                             counters, &interface_counters);
+    if (aggregator != nullptr && run.now_ms >= next_flush_check_ms) {
+      decoded_block(&run, out.block());  // what is decoded so far joins the aggregates first
+      aggregator->flush_due(run.now_ms, aggregated);
+      next_flush_check_ms = run.now_ms + kFlushCheckMs;
+    }
   });
-  write_full_block(&run, block.get());
+  // End of the capture: everything decoded and aggregated is written.
+  decoded_block(&run, out.block());
+  if (aggregator != nullptr) aggregator->flush_all(aggregated);
+  write_block(&run, aggregated.block());
   writer.flush();
   print_summary(source, counters, not_flow, writer.written());
   if (s != dataplane::PcapStatus::kOk) {

@@ -30,7 +30,7 @@ FieldSpec lookup_field(uint16_t id) noexcept {
     case 253: return {T::kOutIf, 1};
     case 15: return {T::kNextHop4, 2};      // ipNextHopIPv4Address
     case 62: return {T::kNextHop6, 2};      // ipNextHopIPv6Address
-    case 18: return {T::kNextHop4, 2};      // bgpNextHopIPv4Address
+    case 18: return {T::kNextHop4, 1};      // bgpNextHopIPv4Address
     case 63: return {T::kNextHop6, 1};      // bgpNextHopIPv6Address
     case 56: return {T::kSrcMac, 2};        // sourceMacAddress
     case 81: return {T::kSrcMac, 1};        // postSourceMacAddress

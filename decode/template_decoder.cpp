@@ -405,6 +405,26 @@ inline bool variable_width(const uint8_t*& p, const uint8_t* end, uint16_t& w) n
   return end - p >= w;
 }
 
+// How many whole records remain in [p, end): what is lost when no block is free.
+uint64_t count_records(const CompiledTemplate& tmpl, const uint8_t* p, const uint8_t* end) noexcept {
+  const uint32_t min_len = tmpl.min_record_length;
+  if (!tmpl.has_variable) return static_cast<uint64_t>(end - p) / min_len;
+  uint64_t n = 0;
+  while (static_cast<uint32_t>(end - p) >= min_len) {
+    for (uint32_t i = 0; i < tmpl.step_count; ++i) {
+      uint16_t w = tmpl.steps[i].width;
+      if (w == DecodeStep::kVariable) {
+        if (!variable_width(p, end, w)) return n;
+      } else if (end - p < w) {
+        return n;
+      }
+      p += w;
+    }
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 DecodeStatus decode_data_set(const uint8_t* data, uint32_t length, const CompiledTemplate& tmpl,
@@ -440,7 +460,7 @@ DecodeStatus decode_data_set(const uint8_t* data, uint32_t length, const Compile
   while (static_cast<uint32_t>(end - p) >= min_len) {
     const uint32_t row = out.next_row();
     if (row == FlowOutput::kNoRow) {
-      counters.block_unavailable += tmpl.has_variable ? 1 : (end - p) / min_len;
+      counters.block_unavailable += count_records(tmpl, p, end);
       return DecodeStatus::kOk;
     }
     FlowBlock& b = *out.block();

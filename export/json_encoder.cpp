@@ -75,14 +75,26 @@ constexpr size_t length(const char (&)[N]) {
   return N - 1;
 }
 
+constexpr size_t kMaxTypeName = 8;  // "netflow5"
+
+constexpr bool type_names_fit() {
+  for (int t = 0; t < 256; ++t) {
+    const auto type = static_cast<decode::FlowType>(t);
+    if (decode::flow_type_name(type).size() > kMaxTypeName) return false;
+  }
+  return true;
+}
+static_assert(type_names_fit());
+
 // Everything encode() can write besides the configured strings (tail_ holds the closing brace
-// and newline). Type is at most "netflow5", direction "ingress", a port 5 digits.
+// and newline). Direction is at most "ingress", a port 5 digits.
 constexpr size_t kMaxFixedAndValues =
-    length(kFlushTimestamp) + kMaxDecimalText + length(kType) + 8 + length(kSamplingRate) +
-    kMaxDecimalText + length(kDirection) + 7 + length(kStart) + kMaxDecimalText + length(kEndKey) +
-    kMaxDecimalText + length(kBytes) + kMaxDecimalText + length(kPackets) + kMaxDecimalText +
-    length(kEtherTypeIpv4) + length(kIpProtocol) + kMaxIpProtocolNameLength +
-    length(kIpProtocolEnd) + kMaxIpText + length(kSourceIp) + length(kDestinationIp) +
+    length(kFlushTimestamp) + kMaxDecimalText + length(kType) + kMaxTypeName +
+    length(kSamplingRate) + kMaxDecimalText + length(kDirection) + 7 + length(kStart) +
+    kMaxDecimalText + length(kEndKey) + kMaxDecimalText + length(kBytes) + kMaxDecimalText +
+    length(kPackets) + kMaxDecimalText + length(kEtherTypeIpv4) + length(kIpProtocol) +
+    kMaxIpProtocolNameLength + length(kIpProtocolEnd) + kMaxIpText + length(kSourceIp) +
+    length(kDestinationIp) +
     2 * (kMaxIpText + length(kPort) + 5 + length(kMac) + kMacText + length(kMask) + kMaxCidrText) +
     length(kIngress) + kMaxDecimalText + length(kEgress) + kMaxDecimalText + length(kEgressEnd) +
     TcpFlagsText::kMax + length(kNextHop) + kMaxIpText + length(kNextHopEnd);

@@ -223,6 +223,7 @@ char* write_ipv6(char* p, const std::array<uint8_t, 16>& bytes) noexcept {
   // overwrites; within the address that never passes kMaxIpv6Text). `digits` has room for the
   // last group's copy to read past the 32 digits.
   char digits[36];
+  std::memset(digits + 32, 0, 4);
   const uint32_t zero_digits = hex_digits(bytes, digits);
   unsigned skip[8];
   for (int i = 0; i < 8; ++i) skip[i] = kSkippedDigits[zero_digits >> (4 * i) & 0xf];
