@@ -1,7 +1,13 @@
-// flowgate: decode NetFlow v5/v9, IPFIX and sFlow v5 into Datakit's NetFlow JSON record.
+// flowgate: collect NetFlow v5/v9, IPFIX and sFlow v5 and write Datakit's NetFlow JSON record.
 
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -10,19 +16,19 @@
 
 #include "config/config_loader.hpp"
 #include "dataplane/pcap_source.hpp"
+#include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
-#include "export/aggregator.hpp"
-#include "export/json_encoder.hpp"
-#include "export/line_sink.hpp"
+#include "export/record_pipeline.hpp"
 
 namespace {
 
 using namespace flowgate;
 
 constexpr const char* kUsage =
-    "usage: flowgate --pcap FILE [-c FILE] [--no-aggregate]   decode a capture and exit\n"
-    "       flowgate -c FILE --check-config                   validate a configuration\n"
+    "usage: flowgate [-c FILE]                                collect (socket mode)\n"
+    "       flowgate --pcap FILE [-c FILE] [--no-aggregate]   decode a capture and exit\n"
+    "       flowgate [-c FILE] --check-config                 validate a configuration\n"
     "       flowgate --help | --version\n";
 
 struct Options {
@@ -66,89 +72,52 @@ std::string host_name() {
   return buf;
 }
 
-uint64_t now_ms() {
+uint64_t wall_ms() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
-// Writes every record of full blocks to the sinks; the encoder of each record's input block.
-class RecordWriter {
- public:
-  RecordWriter(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks)
-      : config_(c), sinks_(std::move(sinks)) {
-    const std::string host = host_name();
-    for (const config::Input& in : c.inputs) {
-      exporter::EncoderConfig ec;
-      ec.host = host;
-      ec.device_namespace = in.device_namespace;
-      for (const auto& [k, v] : in.tags) {
-        if (k == "host") {
-          ec.host = v;  // the host tag overrides the collector's name, as in Datakit
-        } else {
-          ec.tags.emplace_back(k, v);
-        }
+// Opens the configured sinks; false (after logging why) when one cannot be opened.
+bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>>& sinks) {
+  for (const config::Output& out : c.outputs) {
+    if (out.type == config::OutputType::kStdout) {
+      sinks.push_back(exporter::LineSink::standard_output());
+    } else if (out.type == config::OutputType::kFile) {
+      std::string error;
+      auto sink = exporter::LineSink::open_file(out.path, out.max_file_bytes, error);
+      if (sink == nullptr) {
+        spdlog::error("cannot open output file {}", error);
+        return false;
       }
-      encoders_.emplace_back(ec);
+      sinks.push_back(std::move(sink));
+    } else {
+      spdlog::error("{}: outputs of type http, datakit and clickhouse are not available in this "
+                    "version; use stdout or file",
+                    c.path);
+      return false;
     }
-    buffer_.reserve(1 << 20);
   }
-
-  void write(const decode::FlowBlock& b) {
-    const uint64_t flush_ms = now_ms();
-    for (uint32_t r = 0; r < b.size; ++r) {
-      const uint16_t l = b.listener[r];
-      const uint32_t input = l < config_.listeners.size() ? config_.listeners[l].input : 0;
-      encoders_[input].encode(b, r, flush_ms, buffer_);
-      ++written_;
-    }
-    for (auto& s : sinks_) s->write(buffer_);
-    buffer_.clear();
-  }
-  void flush() {
-    for (auto& s : sinks_) s->flush();
-  }
-  uint64_t written() const { return written_; }
-
- private:
-  const config::Config& config_;
-  std::vector<std::unique_ptr<exporter::LineSink>> sinks_;
-  std::vector<exporter::JsonEncoder> encoders_;
-  std::string buffer_;
-  uint64_t written_ = 0;
-};
-
-// The --pcap pipeline: decoded blocks go through the aggregator (when on) to the writer.
-// Times are the capture's, so a capture decodes to the same output on every run.
-struct PcapRun {
-  RecordWriter* writer = nullptr;
-  exporter::Aggregator* aggregator = nullptr;  // nullptr: every record as decoded
-  decode::FlowOutput* aggregated = nullptr;
-  uint64_t now_ms = 0;
-};
-
-decode::FlowBlock* write_block(void* ctx, decode::FlowBlock* full) noexcept {
-  auto* run = static_cast<PcapRun*>(ctx);
-  if (full != nullptr) {
-    run->writer->write(*full);
-    full->clear();
-  }
-  return full;
+  return true;
 }
 
-decode::FlowBlock* decoded_block(void* ctx, decode::FlowBlock* full) noexcept {
-  auto* run = static_cast<PcapRun*>(ctx);
-  if (full == nullptr) return nullptr;
-  if (run->aggregator != nullptr) {
-    run->aggregator->add(*full, run->now_ms, *run->aggregated);
-    full->clear();
-    return full;
+std::string decode_summary(const decode::DecodeCounters& dc) {
+  std::string s;
+#define FLOWGATE_X(m, h) \
+  if (dc.m != 0) s += " " #m "=" + std::to_string(dc.m);
+  FLOWGATE_DECODE_EVENTS(FLOWGATE_X)
+#undef FLOWGATE_X
+  s += " errors=" + std::to_string(dc.total_errors());
+  for (size_t i = 1; i < dc.errors.size(); ++i) {
+    if (dc.errors[i] != 0) {
+      s += " " + std::string(decode::kDecodeStatusNames[i]) + "=" + std::to_string(dc.errors[i]);
+    }
   }
-  return write_block(ctx, full);
+  return s;
 }
 
-// The listener a datagram was addressed to, by destination port; 0 when none matches (a
-// capture may hold exports to any port: the protocol is detected per datagram).
+// The listener a captured datagram was addressed to, by destination port; 0 when none
+// matches (a capture may hold exports to any port: the protocol is detected per datagram).
 uint16_t listener_for(const config::Config& c, uint16_t dst_port) {
   for (size_t i = 0; i < c.listeners.size(); ++i) {
     if (c.listeners[i].port == dst_port) return static_cast<uint16_t>(i);
@@ -156,90 +125,40 @@ uint16_t listener_for(const config::Config& c, uint16_t dst_port) {
   return 0;
 }
 
-void print_summary(const dataplane::PcapSource& src, const decode::DecodeCounters& dc,
-                   uint64_t not_flow, uint64_t written) {
-  const dataplane::PacketCounters& pc = src.counters();
-  std::fprintf(stderr,
-               "flowgate: frames=%llu udp_datagrams=%llu not_flow_udp=%llu datagrams=%llu "
-               "records=%llu options_records=%llu written=%llu\n",
-               static_cast<unsigned long long>(pc.frames),
-               static_cast<unsigned long long>(pc.udp_datagrams),
-               static_cast<unsigned long long>(not_flow),
-               static_cast<unsigned long long>(dc.datagrams),
-               static_cast<unsigned long long>(dc.records),
-               static_cast<unsigned long long>(dc.options_records),
-               static_cast<unsigned long long>(written));
-  std::string events;
-#define FLOWGATE_X(m, h)                                            \
-  if (dc.m != 0 && std::strcmp(#m, "datagrams") != 0 &&             \
-      std::strcmp(#m, "records") != 0 && std::strcmp(#m, "options_records") != 0) { \
-    events += " " #m "=" + std::to_string(dc.m);                    \
+struct PcapRun {
+  exporter::RecordPipeline* pipeline;
+  uint64_t now_ms = 0;
+};
+
+decode::FlowBlock* pcap_block_full(void* ctx, decode::FlowBlock* full) noexcept {
+  auto* run = static_cast<PcapRun*>(ctx);
+  if (full != nullptr) {
+    run->pipeline->add(*full, run->now_ms);
+    full->clear();
   }
-  FLOWGATE_DECODE_EVENTS(FLOWGATE_X)
-#undef FLOWGATE_X
-  if (!events.empty()) std::fprintf(stderr, "flowgate: decode%s\n", events.c_str());
-  std::string errors;
-  for (size_t i = 1; i < dc.errors.size(); ++i) {
-    if (dc.errors[i] != 0) {
-      errors += " " + std::string(decode::kDecodeStatusNames[i]) + "=" + std::to_string(dc.errors[i]);
-    }
-  }
-  std::fprintf(stderr, "flowgate: errors=%llu%s\n",
-               static_cast<unsigned long long>(dc.total_errors()), errors.c_str());
+  return full;
 }
 
+// --pcap: the same decode and pipeline as the live collector, with the capture's clock.
 int run_pcap(const Options& o, const config::Config& c) {
   std::vector<std::unique_ptr<exporter::LineSink>> sinks;
-  for (const config::Output& out : c.outputs) {
-    if (out.type == config::OutputType::kStdout) {
-      sinks.push_back(exporter::LineSink::standard_output());
-    } else if (out.type == config::OutputType::kFile) {
-      auto sink = exporter::LineSink::open_file(out.path);
-      if (sink == nullptr) {
-        std::fprintf(stderr, "flowgate: cannot open %s: %s\n", out.path.c_str(),
-                     std::strerror(errno));
-        return 1;
-      }
-      sinks.push_back(std::move(sink));
-    } else {
-      std::fprintf(stderr,
-                   "flowgate: %s: only stdout and file outputs are available in this version\n",
-                   c.path.c_str());
-      return 2;
-    }
-  }
+  if (!open_sinks(c, sinks)) return 1;
   dataplane::PcapSource source;
   if (source.open(o.pcap_path) != dataplane::PcapStatus::kOk) {
-    std::fprintf(stderr, "flowgate: %s\n", source.error().c_str());
+    spdlog::error("{}", source.error());
     return 1;
   }
-  RecordWriter writer(c, std::move(sinks));
-  PcapRun run;
-  run.writer = &writer;
-  auto decode_block = std::make_unique<decode::FlowBlock>();
-  auto output_block = std::make_unique<decode::FlowBlock>();
-  decode::FlowOutput aggregated(output_block.get(), &write_block, &run);
-  std::unique_ptr<exporter::Aggregator> aggregator;
-  if (c.aggregation.enabled && !o.no_aggregate) {
-    exporter::AggregatorConfig ac;
-    ac.flush_interval_ms = c.aggregation.flush_interval_ms;
-    ac.port_rollup_threshold = c.aggregation.port_rollup_threshold;
-    ac.rollup_refresh_ms = c.aggregation.rollup_refresh_ms;
-    ac.max_keys = c.aggregation.max_keys;
-    for (const config::Listener& l : c.listeners) {
-      ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
-    }
-    aggregator = std::make_unique<exporter::Aggregator>(std::move(ac));
-    run.aggregator = aggregator.get();
-    run.aggregated = &aggregated;
-  }
-  decode::FlowOutput out(decode_block.get(), &decoded_block, &run);
+  exporter::RecordPipeline pipeline(c, c.aggregation.enabled && !o.no_aggregate, host_name(),
+                                    std::move(sinks));
+  PcapRun run{&pipeline};
+  auto block = std::make_unique<decode::FlowBlock>();
+  decode::FlowOutput out(block.get(), &pcap_block_full, &run);
   auto templates = std::make_unique<decode::TemplateCache>();
   decode::InterfaceCounterStore interface_counters;
   decode::DecodeCounters counters;
   uint64_t not_flow = 0;
-  uint64_t next_flush_check_ms = 0;
-  constexpr uint64_t kFlushCheckMs = 10'000;  // as the reference: a flush check every 10 s
+  const bool progress = isatty(STDERR_FILENO) != 0;
+  uint64_t frames_seen = 0;
 
   const dataplane::PcapStatus s = source.run([&](const dataplane::UdpDatagram& d) {
     if (decode::detect_flow_type(d.payload) == decode::FlowType::kUnknown) {
@@ -249,28 +168,156 @@ int run_pcap(const Options& o, const config::Config& c) {
     run.now_ms = d.receive_ns / 1'000'000;
     decode::decode_datagram(d.payload, d.meta(listener_for(c, d.dst_port)), *templates, out,
                             counters, &interface_counters);
-    if (aggregator != nullptr && run.now_ms >= next_flush_check_ms) {
-      decoded_block(&run, out.block());  // what is decoded so far joins the aggregates first
-      aggregator->flush_due(run.now_ms, aggregated);
-      next_flush_check_ms = run.now_ms + kFlushCheckMs;
+    pipeline.tick(run.now_ms);
+    if (progress && (++frames_seen & 0xffff) == 0) {
+      std::fprintf(stderr, "\rflowgate: %llu datagrams, %llu records",
+                   static_cast<unsigned long long>(counters.datagrams),
+                   static_cast<unsigned long long>(counters.records));
     }
   });
-  // End of the capture: everything decoded and aggregated is written.
-  decoded_block(&run, out.block());
-  if (aggregator != nullptr) aggregator->flush_all(aggregated);
-  write_block(&run, aggregated.block());
-  writer.flush();
-  print_summary(source, counters, not_flow, writer.written());
+  if (progress && frames_seen >= 0x10000) std::fputc('\n', stderr);
+  pcap_block_full(&run, block.get());
+  pipeline.finish(run.now_ms);
+
+  const dataplane::PacketCounters& pc = source.counters();
+  std::fprintf(stderr,
+               "flowgate: frames=%llu udp_datagrams=%llu not_flow_udp=%llu datagrams=%llu "
+               "records=%llu options_records=%llu written=%llu\n",
+               static_cast<unsigned long long>(pc.frames),
+               static_cast<unsigned long long>(pc.udp_datagrams),
+               static_cast<unsigned long long>(not_flow),
+               static_cast<unsigned long long>(counters.datagrams),
+               static_cast<unsigned long long>(counters.records),
+               static_cast<unsigned long long>(counters.options_records),
+               static_cast<unsigned long long>(pipeline.written()));
+  std::fprintf(stderr, "flowgate: decode%s\n", decode_summary(counters).c_str());
   if (s != dataplane::PcapStatus::kOk) {
-    std::fprintf(stderr, "flowgate: %s\n", source.error().c_str());
+    spdlog::error("{}", source.error());
     return 1;
   }
+  return 0;
+}
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reopen{false};
+
+extern "C" void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_reopen.store(true, std::memory_order_relaxed);
+  } else {
+    g_stop.store(true, std::memory_order_relaxed);
+  }
+}
+
+// Socket mode: worker threads receive and decode; this thread is the exporter thread.
+int run_live(const config::Config& c) {
+  if (c.collector.mode != config::Mode::kSocket) {
+    spdlog::error("{}: collector.mode = \"{}\" is not available in this version; use \"socket\"",
+                  c.path, c.collector.mode == config::Mode::kDpdk ? "dpdk" : "af_packet");
+    return 2;
+  }
+  if (c.listeners.empty()) {
+    spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
+    return 2;
+  }
+  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
+  if (!open_sinks(c, sinks)) return 1;
+
+  std::vector<std::unique_ptr<dataplane::Worker>> workers;
+  for (uint32_t i = 0; i < c.collector.workers; ++i) {
+    dataplane::WorkerConfig wc;
+    wc.index = i;
+    wc.cpu = i < c.collector.cpus.size() ? static_cast<int>(c.collector.cpus[i]) : -1;
+    for (size_t l = 0; l < c.listeners.size(); ++l) {
+      wc.listeners.push_back({c.listeners[l].bind_host, c.listeners[l].port, static_cast<uint16_t>(l)});
+      wc.listener_types.push_back(c.listeners[l].auto_detect ? decode::FlowType::kUnknown
+                                                             : c.listeners[l].flow_type);
+    }
+    workers.push_back(std::make_unique<dataplane::Worker>(std::move(wc)));
+    std::string error;
+    if (!workers.back()->open(error)) {
+      spdlog::error("cannot listen: {}", error);
+      return 1;
+    }
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  for (size_t l = 0; l < c.listeners.size(); ++l) {
+    const config::Listener& li = c.listeners[l];
+    spdlog::info("listening on {}:{} for {}", li.bind_host, li.port,
+                 li.auto_detect ? "any protocol" : std::string(decode::flow_type_name(li.flow_type)));
+  }
+  spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),
+               c.aggregation.enabled ? "on" : "off");
+
+  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
+  for (auto& w : workers) w->start();
+
+  // Each pass takes what the workers handed off, returns the blocks, and runs the periodic work.
+  auto drain = [&]() {
+    size_t taken = 0;
+    const uint64_t now = wall_ms();
+    for (auto& w : workers) {
+      decode::FlowBlock* b = nullptr;
+      while (w->full_blocks().try_pop(b)) {
+        pipeline.add(*b, now);
+        b->clear();
+        w->free_blocks().try_push(b);
+        ++taken;
+      }
+    }
+    pipeline.tick(now);
+    return taken;
+  };
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    if (g_reopen.exchange(false)) {
+      pipeline.reopen_sinks();
+      spdlog::info("output files reopened");
+    }
+    if (drain() == 0) {
+      const timespec pause{0, 1'000'000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+  // SIGTERM/SIGINT: workers stop receiving and hand off their last blocks; everything in the
+  // rings is written; aggregation and sinks are flushed.
+  for (auto& w : workers) w->request_stop();
+  for (;;) {
+    bool all = true;
+    for (auto& w : workers) all = all && w->finished();
+    drain();
+    if (all) break;
+  }
+  drain();
+  for (auto& w : workers) w->join();
+  pipeline.finish(wall_ms());
+
+  decode::DecodeCounters dc;
+  dataplane::WorkerCounters wk;
+  for (auto& w : workers) {
+    dc.add(w->decode_counters());
+    wk.add(w->worker_counters());
+  }
+  const uint64_t dropped = wk.kernel_drops + dc.total_errors() + wk.ring_full_records +
+                           dc.block_unavailable + dc.pending_dropped + pipeline.dropped();
+  spdlog::info("exit summary: datagrams={} records={} written={} dropped={}", dc.datagrams,
+               dc.records, pipeline.written(), dropped);
+  spdlog::info("decode{}", decode_summary(dc));
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("flowgate"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   Options o;
   if (!parse_args(argc, argv, o)) return 2;
   const config::LoadResult loaded =
@@ -287,10 +334,7 @@ int main(int argc, char** argv) {
     std::puts("ok");
     return 0;
   }
+  spdlog::set_level(spdlog::level::from_str(loaded.config.log_level));
   if (!o.pcap_path.empty()) return run_pcap(o, loaded.config);
-  std::fprintf(stderr,
-               "flowgate: live collection is not available in this version yet; decode a "
-               "capture with --pcap FILE\n%s",
-               kUsage);
-  return 2;
+  return run_live(loaded.config);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -7,35 +8,37 @@
 
 namespace flowgate::exporter {
 
-// Writes batches of JSON lines to stdout or to a file (appending). Batches are written whole
-// with one fwrite; flush() pushes them to the kernel.
+// Writes batches of JSON lines to stdout or to a file. A file is appended to, rotated when it
+// would grow past max_bytes (flows.jsonl -> flows.jsonl.1, replacing an older .1), fsync'd on
+// flush so a flushed batch survives a crash, and reopened on request (SIGHUP, for logrotate).
 class LineSink {
  public:
-  static std::unique_ptr<LineSink> standard_output() {
-    return std::unique_ptr<LineSink>(new LineSink(stdout, false));
-  }
-  // nullptr (errno set) when the file cannot be opened.
-  static std::unique_ptr<LineSink> open_file(const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "ae");
-    if (f == nullptr) return nullptr;
-    return std::unique_ptr<LineSink>(new LineSink(f, true));
-  }
-  ~LineSink() {
-    if (owned_) std::fclose(file_);
-  }
+  static std::unique_ptr<LineSink> standard_output();
+  // nullptr when the file cannot be opened; error() of the attempt in `error`.
+  static std::unique_ptr<LineSink> open_file(const std::string& path, uint64_t max_bytes,
+                                             std::string& error);
+  ~LineSink();
   LineSink(const LineSink&) = delete;
   LineSink& operator=(const LineSink&) = delete;
 
-  // False when the write failed (disk full, closed pipe).
-  bool write(std::string_view batch) {
-    return std::fwrite(batch.data(), 1, batch.size(), file_) == batch.size();
-  }
-  bool flush() { return std::fflush(file_) == 0; }
+  // False when the write failed (disk full, closed pipe); the batch is then lost for this sink.
+  bool write(std::string_view batch);
+  bool flush();
+  // Closes and reopens the file at its path (after logrotate moved it). No-op for stdout.
+  bool reopen();
+
+  const std::string& path() const noexcept { return path_; }
+  uint64_t rotations() const noexcept { return rotations_; }
 
  private:
-  LineSink(FILE* f, bool owned) : file_(f), owned_(owned) {}
+  LineSink(FILE* f, std::string path, uint64_t max_bytes);
+  bool rotate();
+
   FILE* file_;
-  bool owned_;
+  std::string path_;  // empty for stdout
+  uint64_t max_bytes_;
+  uint64_t size_ = 0;
+  uint64_t rotations_ = 0;
 };
 
 }  // namespace flowgate::exporter

@@ -1,0 +1,176 @@
+#include "dataplane/socket_source.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace flowgate::dataplane {
+namespace {
+
+uint64_t wall_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+SocketSource::SocketSource(uint32_t burst, int receive_buffer_bytes)
+    : burst_(burst == 0 ? 1 : burst), receive_buffer_bytes_(receive_buffer_bytes) {
+  buffers_.resize(size_t{burst_} * kMaxDatagram);
+  addresses_.resize(burst_);
+  controls_.resize(burst_);
+  iovecs_.resize(burst_);
+  messages_.resize(burst_);
+}
+
+SocketSource::~SocketSource() {
+  for (Socket& s : sockets_) {
+    if (s.fd >= 0) close(s.fd);
+  }
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+bool SocketSource::open(const std::vector<SocketListener>& listeners, std::string& error) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    error = std::string("epoll_create1: ") + std::strerror(errno);
+    return false;
+  }
+  for (const SocketListener& l : listeners) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    int family = AF_INET;
+    if (l.bind_host.find(':') != std::string::npos) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(l.port);
+      inet_pton(AF_INET6, l.bind_host.c_str(), &a->sin6_addr);
+      family = AF_INET6;
+      len = sizeof(sockaddr_in6);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(l.port);
+      inet_pton(AF_INET, l.bind_host.c_str(), &a->sin_addr);
+      len = sizeof(sockaddr_in);
+    }
+    const std::string where = l.bind_host + ":" + std::to_string(l.port);
+    const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = where + ": socket: " + std::strerror(errno);
+      return false;
+    }
+    sockets_.push_back(Socket{fd, l.listener, 0});
+    const int one = 1;
+    const int zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    // SO_RCVBUFFORCE passes net.core.rmem_max when privileged; otherwise take what is allowed.
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes_,
+                   sizeof receive_buffer_bytes_) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes_, sizeof receive_buffer_bytes_);
+    }
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      error = where + ": bind: " + std::strerror(errno);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(sockets_.size() - 1);
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      error = where + ": epoll_ctl: " + std::strerror(errno);
+      return false;
+    }
+  }
+  ready_.resize(sockets_.size());
+  return true;
+}
+
+uint16_t SocketSource::bound_port(size_t socket_index) const noexcept {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(sockets_[socket_index].fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+int SocketSource::wait(int timeout_ms) {
+  std::array<epoll_event, 64> events;
+  const int max = static_cast<int>(std::min<size_t>(events.size(), sockets_.size()));
+  if (max == 0) return 0;
+  const int n = epoll_wait(epoll_fd_, events.data(), max, timeout_ms);
+  if (n <= 0) return 0;
+  for (int i = 0; i < n; ++i) ready_[static_cast<size_t>(i)] = events[static_cast<size_t>(i)].data.u32;
+  return n;
+}
+
+int SocketSource::receive(uint32_t socket) {
+  for (uint32_t i = 0; i < burst_; ++i) {
+    iovecs_[i].iov_base = buffers_.data() + size_t{i} * kMaxDatagram;
+    iovecs_[i].iov_len = kMaxDatagram;
+    msghdr& h = messages_[i].msg_hdr;
+    h.msg_name = &addresses_[i];
+    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_iov = &iovecs_[i];
+    h.msg_iovlen = 1;
+    h.msg_control = controls_[i].data();
+    h.msg_controllen = controls_[i].size();
+    h.msg_flags = 0;
+  }
+  const int n = recvmmsg(sockets_[socket].fd, messages_.data(), burst_, MSG_DONTWAIT, nullptr);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++receive_errors_;
+    return 0;
+  }
+  receive_ns_ = wall_ns();
+  // The drop counter rides on each datagram as a cumulative value; the last one is newest.
+  for (int i = n - 1; i >= 0; --i) {
+    msghdr& h = messages_[static_cast<size_t>(i)].msg_hdr;
+    bool found = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t drops = 0;
+        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+        sockets_[socket].drops = drops;
+        found = true;
+      }
+    }
+    if (found) break;
+  }
+  return n;
+}
+
+UdpDatagram SocketSource::datagram(uint32_t socket, uint32_t m) const noexcept {
+  (void)socket;
+  UdpDatagram d;
+  const auto& ss = addresses_[m];
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    d.src = decode::IpAddress::from_v6_bytes(a->sin6_addr.s6_addr);  // v4-mapped stays mapped
+    d.src_port = ntohs(a->sin6_port);
+  } else {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    d.src = decode::IpAddress::from_v4(ntohl(a->sin_addr.s_addr));
+    d.src_port = ntohs(a->sin_port);
+  }
+  d.payload = decode::Bytes(reinterpret_cast<const std::byte*>(buffers_.data()) + size_t{m} * kMaxDatagram,
+                            messages_[m].msg_len);
+  d.receive_ns = receive_ns_;
+  return d;
+}
+
+uint64_t SocketSource::kernel_drops() const noexcept {
+  uint64_t total = 0;
+  for (const Socket& s : sockets_) total += s.drops;
+  return total;
+}
+
+}  // namespace flowgate::dataplane

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/udp_datagram.hpp"
+
+namespace flowgate::dataplane {
+
+// A UDP listener as the socket source opens it.
+struct SocketListener {
+  std::string bind_host;  // IPv4 or IPv6 literal; "::" also takes IPv4 (v4-mapped)
+  uint16_t port = 0;
+  uint16_t listener = 0;  // index carried in DatagramMeta
+};
+
+// The embedded default packet source: plain UDP sockets, no privileges. Every worker opens its
+// own socket per listener with SO_REUSEPORT, so the kernel spreads exporters over workers by
+// hashing the 4-tuple and keeps each exporter on one worker. Datagrams are read in bursts with
+// recvmmsg; SO_RXQ_OVFL reports what the kernel dropped because the receive buffer was full.
+class SocketSource {
+ public:
+  static constexpr uint32_t kMaxDatagram = 65535;
+
+  SocketSource(uint32_t burst, int receive_buffer_bytes);
+  ~SocketSource();
+  SocketSource(const SocketSource&) = delete;
+  SocketSource& operator=(const SocketSource&) = delete;
+
+  // Opens and binds the sockets; false with a message naming the listener on failure.
+  bool open(const std::vector<SocketListener>& listeners, std::string& error);
+
+  // Waits up to timeout_ms for datagrams, then reads every ready socket in bursts until it is
+  // empty, calling on_udp(const UdpDatagram&, uint16_t listener) for each. Returns how many.
+  template <typename F>
+  uint32_t poll(int timeout_ms, F&& on_udp) {
+    uint32_t total = 0;
+    const int ready = wait(timeout_ms);
+    for (int i = 0; i < ready; ++i) {
+      const uint32_t s = ready_[static_cast<size_t>(i)];
+      for (;;) {
+        const int n = receive(s);
+        for (int m = 0; m < n; ++m) on_udp(datagram(s, static_cast<uint32_t>(m)), sockets_[s].listener);
+        total += static_cast<uint32_t>(n > 0 ? n : 0);
+        if (n < static_cast<int>(burst_)) break;
+      }
+    }
+    return total;
+  }
+
+  // Datagrams the kernel dropped on these sockets (SO_RXQ_OVFL), summed.
+  uint64_t kernel_drops() const noexcept;
+  uint64_t receive_errors() const noexcept { return receive_errors_; }
+  // The port a listener was bound to (differs from the configured one when that was 0).
+  uint16_t bound_port(size_t socket_index) const noexcept;
+  size_t socket_count() const noexcept { return sockets_.size(); }
+
+ private:
+  struct Socket {
+    int fd = -1;
+    uint16_t listener = 0;
+    uint32_t drops = 0;  // latest SO_RXQ_OVFL value (cumulative per socket)
+  };
+
+  int wait(int timeout_ms);
+  int receive(uint32_t socket);
+  UdpDatagram datagram(uint32_t socket, uint32_t message) const noexcept;
+
+  uint32_t burst_;
+  int receive_buffer_bytes_;
+  int epoll_fd_ = -1;
+  std::vector<Socket> sockets_;
+  std::vector<uint32_t> ready_;
+  // recvmmsg state, allocated once: burst_ buffers of kMaxDatagram bytes.
+  std::vector<uint8_t> buffers_;
+  std::vector<sockaddr_storage> addresses_;
+  std::vector<std::array<uint8_t, 64>> controls_;
+  std::vector<struct iovec> iovecs_;
+  std::vector<struct mmsghdr> messages_;
+  uint64_t receive_ns_ = 0;
+  uint64_t receive_errors_ = 0;
+};
+
+}  // namespace flowgate::dataplane

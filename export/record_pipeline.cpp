@@ -1,0 +1,129 @@
+#include "export/record_pipeline.hpp"
+
+#include <sys/time.h>
+
+#include <algorithm>
+
+namespace flowgate::exporter {
+namespace {
+
+constexpr uint64_t kFlushCheckMs = 10'000;  // the reference checks for due keys every 10 s
+
+uint64_t wall_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+}  // namespace
+
+RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std::string host,
+                               std::vector<std::unique_ptr<LineSink>> sinks)
+    : config_(config),
+      sinks_(std::move(sinks)),
+      aggregated_block_(std::make_unique<decode::FlowBlock>()),
+      aggregated_(aggregated_block_.get(), &RecordPipeline::on_aggregated, this),
+      max_batch_records_(1024),
+      batch_interval_ms_(1000) {
+  for (const config::Input& in : config.inputs) {
+    EncoderConfig ec;
+    ec.host = host;
+    ec.device_namespace = in.device_namespace;
+    for (const auto& [k, v] : in.tags) {
+      if (k == "host") {
+        ec.host = v;  // the host tag overrides the collector's name, as in Datakit
+      } else {
+        ec.tags.emplace_back(k, v);
+      }
+    }
+    encoders_.emplace_back(ec);
+  }
+  if (encoders_.empty()) encoders_.emplace_back(EncoderConfig{host, "namespace", {}});
+  // The tightest output bounds the batch, so no sink waits longer than it asked.
+  for (const config::Output& o : config.outputs) {
+    max_batch_records_ = std::min(max_batch_records_, o.batch_records);
+    batch_interval_ms_ = std::min(batch_interval_ms_, o.flush_interval_ms);
+  }
+  if (aggregate) {
+    AggregatorConfig ac;
+    ac.flush_interval_ms = config.aggregation.flush_interval_ms;
+    ac.port_rollup_threshold = config.aggregation.port_rollup_threshold;
+    ac.rollup_refresh_ms = config.aggregation.rollup_refresh_ms;
+    ac.max_keys = config.aggregation.max_keys;
+    for (const config::Listener& l : config.listeners) {
+      ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
+    }
+    aggregator_ = std::make_unique<Aggregator>(std::move(ac));
+  }
+  batch_.reserve(size_t{max_batch_records_} * 1024);
+}
+
+decode::FlowBlock* RecordPipeline::on_aggregated(void* ctx, decode::FlowBlock* full) noexcept {
+  auto* self = static_cast<RecordPipeline*>(ctx);
+  if (full != nullptr) {
+    self->encode_block(*full);
+    full->clear();
+  }
+  return full;
+}
+
+void RecordPipeline::encode_block(const decode::FlowBlock& b) {
+  const uint64_t flush_ms = wall_ms();
+  for (uint32_t r = 0; r < b.size; ++r) {
+    const uint16_t l = b.listener[r];
+    const uint32_t input = l < config_.listeners.size() ? config_.listeners[l].input : 0;
+    if (batch_records_ == 0) batch_started_ms_ = now_ms_;
+    encoders_[std::min<size_t>(input, encoders_.size() - 1)].encode(b, r, flush_ms, batch_);
+    if (++batch_records_ >= max_batch_records_) flush_batch();
+  }
+}
+
+void RecordPipeline::flush_batch() {
+  if (batch_records_ == 0) return;
+  for (auto& s : sinks_) {
+    if (!s->write(batch_)) ++write_failures_;
+  }
+  written_ += batch_records_;
+  batch_.clear();
+  batch_records_ = 0;
+}
+
+void RecordPipeline::add(const decode::FlowBlock& block, uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (aggregator_ != nullptr) {
+    aggregator_->add(block, now_ms, aggregated_);
+  } else {
+    encode_block(block);
+  }
+}
+
+void RecordPipeline::tick(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (aggregator_ != nullptr) {
+    if (next_flush_check_ms_ == 0) next_flush_check_ms_ = now_ms + kFlushCheckMs;
+    if (now_ms >= next_flush_check_ms_) {
+      aggregator_->flush_due(now_ms, aggregated_);
+      on_aggregated(this, aggregated_.block());
+      next_flush_check_ms_ = now_ms + kFlushCheckMs;
+    }
+  }
+  if (batch_records_ > 0 && now_ms >= batch_started_ms_ + batch_interval_ms_) {
+    flush_batch();
+    for (auto& s : sinks_) s->flush();
+  }
+}
+
+void RecordPipeline::finish(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (aggregator_ != nullptr) aggregator_->flush_all(aggregated_);
+  on_aggregated(this, aggregated_.block());
+  flush_batch();
+  for (auto& s : sinks_) s->flush();
+}
+
+void RecordPipeline::reopen_sinks() {
+  flush_batch();
+  for (auto& s : sinks_) s->reopen();
+}
+
+}  // namespace flowgate::exporter

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "decode/flow_block.hpp"
+#include "decode/flow_output.hpp"
+#include "export/aggregator.hpp"
+#include "export/json_encoder.hpp"
+#include "export/line_sink.hpp"
+
+namespace flowgate::exporter {
+
+// What happens to decoded records after the dataplane, the same for every packet source and for
+// --pcap: aggregation (optional), enrichment into Datakit's record, JSON batches, sinks.
+// One per exporter thread; not thread-safe. Time is passed in (wall clock live, capture time
+// for --pcap), so tests and captures are deterministic.
+class RecordPipeline {
+ public:
+  RecordPipeline(const config::Config& config, bool aggregate, std::string host,
+                 std::vector<std::unique_ptr<LineSink>> sinks);
+
+  // Takes every record of a decoded block (the block may be reused afterwards).
+  void add(const decode::FlowBlock& block, uint64_t now_ms);
+  // Periodic work: aggregation flush checks (every 10 s, as the reference), batches older than
+  // their flush interval.
+  void tick(uint64_t now_ms);
+  // Flushes aggregation, the batch and the sinks (shutdown, end of a capture).
+  void finish(uint64_t now_ms);
+  // Reopens file sinks (SIGHUP).
+  void reopen_sinks();
+
+  uint64_t written() const noexcept { return written_; }        // records handed to sinks
+  uint64_t write_failures() const noexcept { return write_failures_; }  // batches a sink lost
+  uint64_t dropped() const noexcept { return aggregator_ ? aggregator_->dropped() : 0; }
+  const Aggregator* aggregator() const noexcept { return aggregator_.get(); }
+
+ private:
+  static decode::FlowBlock* on_aggregated(void* ctx, decode::FlowBlock* full) noexcept;
+  void encode_block(const decode::FlowBlock& block);
+  void flush_batch();
+
+  const config::Config& config_;
+  std::vector<std::unique_ptr<LineSink>> sinks_;
+  std::vector<JsonEncoder> encoders_;  // one per [[inputs.netflow]]
+  std::unique_ptr<Aggregator> aggregator_;
+  std::unique_ptr<decode::FlowBlock> aggregated_block_;
+  decode::FlowOutput aggregated_;
+  std::string batch_;
+  uint32_t batch_records_ = 0;
+  uint64_t batch_started_ms_ = 0;
+  uint64_t now_ms_ = 0;
+  uint64_t next_flush_check_ms_ = 0;
+  uint32_t max_batch_records_;
+  uint64_t batch_interval_ms_;
+  uint64_t written_ = 0;
+  uint64_t write_failures_ = 0;
+};
+
+}  // namespace flowgate::exporter
