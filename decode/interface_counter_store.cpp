@@ -1,5 +1,7 @@
 #include "decode/interface_counter_store.hpp"
 
+#include "decode/hash.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -7,20 +9,8 @@
 namespace flowgate::decode {
 namespace {
 
-uint64_t mix64(uint64_t x) noexcept {
-  // splitmix64 finalizer (as the TemplateCache): spreads the packed key over the table.
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 uint64_t hash_key(const IpAddress& agent, uint32_t if_index) noexcept {
-  uint64_t w[2];
-  std::memcpy(w, agent.bytes.data(), 16);
-  return mix64(w[0] ^ mix64(w[1] ^ if_index));
+  return hash_address(agent, if_index);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "decode/byte_order.hpp"
+#include "decode/set_walker.hpp"
 #include "decode/template_decoder.hpp"
 
 namespace flowgate::decode {
@@ -105,35 +106,20 @@ DecodeStatus decode_ipfix(Bytes datagram, const DatagramMeta& meta, TemplateCach
     return counters.count(DecodeStatus::kExporterLimit);
   }
 
-  DecodeStatus status = DecodeStatus::kOk;
-  const uint8_t* p = d + kHeaderLength;
-  while (end - p >= 4) {
-    const uint16_t set_id = load_be16(p);
-    const uint16_t set_len = load_be16(p + 2);
-    if (set_len < 4 || set_len > end - p) {
-      if (all_zero(p, static_cast<size_t>(end - p))) {
-        counters.padding_bytes += static_cast<uint64_t>(end - p);
-        break;
-      }
-      status = DecodeStatus::kBadSetLength;
-      break;
-    }
-    const uint8_t* body = p + 4;
-    const uint8_t* body_end = p + set_len;
-    DecodeStatus s = DecodeStatus::kOk;
-    if (set_id == kTemplateSet || set_id == kOptionsTemplateSet) {
-      s = parse_template_set(body, body_end, set_id == kOptionsTemplateSet, ctx, templates, out,
-                             counters);
-    } else if (set_id >= kMinDataSet) {
-      s = handle_data_set(set_id, body, static_cast<uint32_t>(body_end - body), ctx, templates,
-                          out, counters);
-    }  // 0, 1 (NetFlow v9 IDs) and 4..255 are reserved (RFC 7011 §3.3.2): skipped by length
-    if (s != DecodeStatus::kOk && status == DecodeStatus::kOk) status = s;
-    p = body_end;
-  }
-  if (p != end && status == DecodeStatus::kOk && !all_zero(p, static_cast<size_t>(end - p))) {
-    status = DecodeStatus::kBadSetLength;  // 1-3 stray bytes that cannot hold a set header
-  }
+  const DecodeStatus status = walk_sets(
+      d + kHeaderLength, end, true, counters,
+      [&](uint16_t set_id, const uint8_t* body, const uint8_t* body_end) {
+        if (set_id == kTemplateSet || set_id == kOptionsTemplateSet) {
+          return parse_template_set(body, body_end, set_id == kOptionsTemplateSet, ctx,
+                                    templates, out, counters);
+        }
+        if (set_id >= kMinDataSet) {
+          return handle_data_set(set_id, body, static_cast<uint32_t>(body_end - body), ctx,
+                                 templates, out, counters);
+        }
+        // 0, 1 (NetFlow v9 IDs) and 4..255 are reserved (RFC 7011 §3.3.2): skipped by length.
+        return DecodeStatus::kOk;
+      });
   return counters.count(status);
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "decode/byte_order.hpp"
+#include "decode/set_walker.hpp"
 #include "decode/template_decoder.hpp"
 
 namespace flowgate::decode {
@@ -103,34 +104,22 @@ DecodeStatus decode_netflow9(Bytes datagram, const DatagramMeta& meta, TemplateC
   }
 
   // The header's count counts records, not flowsets, and exporters get it wrong: walk the
-  // flowsets until fewer than 4 bytes (padding) remain (RFC 3954 §5.1).
-  DecodeStatus status = DecodeStatus::kOk;
-  const uint8_t* p = d + kHeaderLength;
-  while (end - p >= 4) {
-    const uint16_t set_id = load_be16(p);
-    const uint16_t set_len = load_be16(p + 2);
-    if (set_len < 4 || set_len > end - p) {
-      if (all_zero(p, static_cast<size_t>(end - p))) {  // zero fill after the last flowset
-        counters.padding_bytes += static_cast<uint64_t>(end - p);
-        break;
-      }
-      status = DecodeStatus::kBadSetLength;
-      break;
-    }
-    const uint8_t* body = p + 4;
-    const uint8_t* body_end = p + set_len;
-    DecodeStatus s = DecodeStatus::kOk;
-    if (set_id == kTemplateFlowset) {
-      s = parse_templates(body, body_end, ctx, templates, out, counters);
-    } else if (set_id == kOptionsTemplateFlowset) {
-      s = parse_options_templates(body, body_end, ctx, templates, out, counters);
-    } else if (set_id >= kMinDataFlowset) {
-      s = handle_data_set(set_id, body, static_cast<uint32_t>(body_end - body), ctx, templates,
-                          out, counters);
-    }  // 2..255 are reserved: skipped by length
-    if (s != DecodeStatus::kOk && status == DecodeStatus::kOk) status = s;
-    p = body_end;
-  }
+  // flowsets by their lengths until fewer than 4 bytes (padding) remain (RFC 3954 §5.1).
+  const DecodeStatus status = walk_sets(
+      d + kHeaderLength, end, false, counters,
+      [&](uint16_t set_id, const uint8_t* body, const uint8_t* body_end) {
+        if (set_id == kTemplateFlowset) {
+          return parse_templates(body, body_end, ctx, templates, out, counters);
+        }
+        if (set_id == kOptionsTemplateFlowset) {
+          return parse_options_templates(body, body_end, ctx, templates, out, counters);
+        }
+        if (set_id >= kMinDataFlowset) {
+          return handle_data_set(set_id, body, static_cast<uint32_t>(body_end - body), ctx,
+                                 templates, out, counters);
+        }
+        return DecodeStatus::kOk;  // 2..255 are reserved: skipped by length
+      });
   return counters.count(status);
 }
 

@@ -1,5 +1,7 @@
 #include "decode/template_cache.hpp"
 
+#include "decode/hash.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -7,20 +9,8 @@
 namespace flowgate::decode {
 namespace {
 
-uint64_t mix64(uint64_t x) noexcept {
-  // splitmix64 finalizer: cheap and spreads packed keys over the table.
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 uint64_t hash_exporter(const ExporterKey& k) noexcept {
-  uint64_t w[2];
-  std::memcpy(w, k.addr.bytes.data(), 16);
-  return mix64(w[0] ^ mix64(w[1] ^ (uint64_t{k.port} << 8) ^ static_cast<uint64_t>(k.version)));
+  return hash_address(k.addr, (uint64_t{k.port} << 8) ^ static_cast<uint64_t>(k.version));
 }
 
 uint32_t table_size(uint32_t entries) noexcept {

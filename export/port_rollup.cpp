@@ -1,5 +1,7 @@
 #include "export/port_rollup.hpp"
 
+#include "decode/hash.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -7,20 +9,8 @@
 namespace flowgate::exporter {
 namespace {
 
-uint64_t mix(uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
-
 uint64_t pair_hash(const decode::IpAddress& src, const decode::IpAddress& dst) noexcept {
-  uint64_t w[4];
-  std::memcpy(w, src.bytes.data(), 16);
-  std::memcpy(w + 2, dst.bytes.data(), 16);
-  return mix(w[0] ^ mix(w[1] ^ mix(w[2] ^ mix(w[3]))));
+  return decode::hash_address(src, decode::hash_address(dst, 0));
 }
 
 // A fingerprint is never 0, which marks an empty slot.
@@ -66,7 +56,7 @@ uint32_t PortRollup::insert(Store& s, uint64_t key, uint64_t member) noexcept {
     ++s.keys_used;
   }
   if (s.counts[k] >= threshold_) return s.counts[k];
-  size_t m = mix(member) & mask;
+  size_t m = decode::mix64(member) & mask;
   while (s.seen[m] != 0 && s.seen[m] != member) m = (m + 1) & mask;
   if (s.seen[m] == 0) {
     if (s.seen_used >= capacity_) {
@@ -85,10 +75,10 @@ EphemeralPort PortRollup::add(const decode::IpAddress& src, const decode::IpAddr
   if (threshold_ == 0) return EphemeralPort::kNone;
   const uint64_t pair = pair_hash(src, dst);
   // Keys: (pair, side, port). Members: (key, peer port).
-  const uint64_t src_key = nonzero(mix(pair ^ (uint64_t{src_port} << 1)));
-  const uint64_t dst_key = nonzero(mix(pair ^ ((uint64_t{dst_port} << 1) | 1)));
-  const uint64_t src_member = nonzero(mix(src_key ^ (uint64_t{dst_port} << 32)));
-  const uint64_t dst_member = nonzero(mix(dst_key ^ (uint64_t{src_port} << 32)));
+  const uint64_t src_key = nonzero(decode::mix64(pair ^ (uint64_t{src_port} << 1)));
+  const uint64_t dst_key = nonzero(decode::mix64(pair ^ ((uint64_t{dst_port} << 1) | 1)));
+  const uint64_t src_member = nonzero(decode::mix64(src_key ^ (uint64_t{dst_port} << 32)));
+  const uint64_t dst_member = nonzero(decode::mix64(dst_key ^ (uint64_t{src_port} << 32)));
   for (Store& s : stores_) {
     // The reference stops adding once either side has reached the threshold.
     if (count(s, src_key) >= threshold_ || count(s, dst_key) >= threshold_) continue;
