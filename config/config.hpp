@@ -54,7 +54,7 @@ struct AggregationConfig {
   uint64_t flush_interval_ms = 300'000;         // Datakit's default
   uint32_t port_rollup_threshold = 10;
   uint64_t rollup_refresh_ms = 300'000;
-  uint32_t max_keys = 1'000'000;                // per exporter thread; flushes early beyond
+  uint32_t max_keys = 200'000;  // per exporter thread (~200 B each); flushes early beyond
 };
 
 enum class OutputType : uint8_t { kStdout, kFile, kHttp, kDatakit, kClickhouse };

@@ -13,8 +13,8 @@ struct AggregatorConfig {
   uint64_t flush_interval_ms = 300'000;
   uint32_t port_rollup_threshold = 10;   // 0 turns roll-up off
   uint64_t rollup_refresh_ms = 300'000;
-  uint32_t max_keys = 1'000'000;
-  uint32_t rollup_capacity = 1u << 20;   // tracked (pair, side, port) keys per generation
+  uint32_t max_keys = 200'000;
+  uint32_t rollup_capacity = 1u << 18;   // tracked (pair, side, port) keys per generation
   // Namespace of each listener index (records carry their listener): flows of one exporter
   // that reach two listeners of one [[inputs.netflow]] block aggregate together.
   std::vector<uint16_t> listener_namespace;

@@ -50,6 +50,9 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     ac.port_rollup_threshold = config.aggregation.port_rollup_threshold;
     ac.rollup_refresh_ms = config.aggregation.rollup_refresh_ms;
     ac.max_keys = config.aggregation.max_keys;
+    // The roll-up trackers are sized like the aggregation table; what they cannot hold keeps
+    // its port and is counted.
+    ac.rollup_capacity = std::max<uint32_t>(1024, config.aggregation.max_keys);
     for (const config::Listener& l : config.listeners) {
       ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
     }
