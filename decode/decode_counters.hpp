@@ -13,7 +13,7 @@ namespace flowgate::decode {
   X(kOk, "ok", "decoded without fault")                                                     \
   X(kTruncated, "truncated", "datagram shorter than its header or a record it announces")   \
   X(kBadVersion, "bad_version", "version field is not a supported protocol")                \
-  X(kBadCount, "bad_count", "NetFlow v5 record count is 0, over 30, or disagrees with length") \
+  X(kBadCount, "bad_count", "NetFlow v5 record count is 0 or over 30")                    \
   X(kBadLength, "bad_length", "IPFIX message length disagrees with the datagram")           \
   X(kBadSetLength, "bad_set_length", "set/flowset length under 4 or past the datagram end")  \
   X(kBadTemplate, "bad_template", "template record malformed (field count, lengths)")       \

@@ -170,9 +170,9 @@ TEST(IpfixDecoder, RejectsVariableLengthFieldPastTheEndOfItsSet) {
     DecoderHarness h;
     ByteWriter r;
     r.u8(4).zeros(4).u8(0x12);
-    expect_fault(h,
-                 ipfix().template_set(256, {{82, kVariableLength}, {7, 2}}).data_set(256, r).build(),
-                 DecodeStatus::kBadRecord);
+    FlowDatagram d = ipfix();
+    d.template_set(256, {{82, kVariableLength}, {7, 2}}).data_set(256, r);
+    expect_fault(h, d.build(), DecodeStatus::kBadRecord);
     EXPECT_EQ(h.size(), 0u);
   }
 }
@@ -622,10 +622,9 @@ TEST(IpfixDecoder, IpVersionGivesTheEtherType) {
   EXPECT_EQ(field(*h2, 0, &FlowBlock::ether_type), 0x86dd);
 }
 
-// Bug: field_registry.cpp gives bgpNextHopIPv4Address (18) the same priority (2) as
-// ipNextHopIPv4Address (15), so with both in a template whichever comes later wins: [15, 18]
-// emits the BGP next hop. The reference (goflow2's NextHop) emits IE 15; 18 should be a
-// fallback at priority 1, as bgpNextHopIPv6Address (63) already is for 62.
+// Regression: bgpNextHopIPv4Address (18) once had the priority of ipNextHopIPv4Address (15),
+// so with both in a template the later one won. The reference (goflow2's NextHop) emits IE 15;
+// 18 is a fallback, as bgpNextHopIPv6Address (63) is for 62.
 TEST(IpfixDecoder, IpNextHopIsPreferredOverBgpNextHop) {
   ByteWriter r;
   r.ipv4(10, 0, 0, 15).ipv4(10, 0, 0, 18);
@@ -813,9 +812,8 @@ TEST(IpfixDecoder, RecordsWithoutAFreeBlockAreCounted) {
   EXPECT_EQ(h.counters.total_errors(), 0u);
 }
 
-// Bug: with a variable-length template, decode_data_set() counts one dropped record per data
-// set however many records the set holds (template_decoder.cpp, the kNoRow branch:
-// `tmpl.has_variable ? 1 : ...`), so block_unavailable under-reports what was lost.
+// Regression: with a variable-length template, a set's records lost for want of a block were
+// once counted as one, however many the set held.
 TEST(IpfixDecoder, RecordsOfAVariableLengthTemplateWithoutAFreeBlockAreCounted) {
   DecoderHarness h({}, /*max_blocks=*/0);
   ByteWriter r;

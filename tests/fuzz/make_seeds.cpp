@@ -1,0 +1,507 @@
+// Writes the crafted fuzz seeds into seeds/<target>/: a few valid datagrams of each shape and
+// one per fault path, named after the DecodeStatus they produce. Each single-datagram seed is
+// decoded once here (with a fresh cache) and must yield its status, so a seed cannot silently
+// stop reaching its path. Usage: fuzz_make_seeds SEEDS_DIR (tests/fuzz/seeds).
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "decode/decode_counters.hpp"
+#include "tests/support/byte_writer.hpp"
+#include "tests/support/decoder_harness.hpp"
+#include "tests/support/flow_wire.hpp"
+
+namespace {
+
+using flowgate::decode::DecodeStatus;
+using flowgate::decode::FlowType;
+using flowgate::testing::ByteWriter;
+using flowgate::testing::DecoderHarness;
+using flowgate::testing::FlowDatagram;
+using flowgate::testing::kVariableLength;
+using flowgate::testing::V5Header;
+using flowgate::testing::V5Record;
+using Bytes = std::vector<uint8_t>;
+
+std::filesystem::path g_root;
+int g_failures = 0;
+
+void write(const std::string& target, const std::string& name, const Bytes& data) {
+  const std::filesystem::path dir = g_root / target;
+  std::filesystem::create_directories(dir);
+  std::ofstream out(dir / (name + ".bin"), std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+// Writes a single-datagram seed after checking it yields `want` on a fresh cache.
+void seed(const std::string& target, const std::string& name, const Bytes& data,
+          DecodeStatus want) {
+  DecoderHarness h(flowgate::decode::TemplateCacheLimits{});
+  const DecodeStatus got = h.any(data);
+  if (got != want || !h.contract_ok) {
+    std::fprintf(stderr, "%s/%s: %s, want %s\n", target.c_str(), name.c_str(),
+                 std::string(flowgate::decode::decode_status_name(got)).c_str(),
+                 std::string(flowgate::decode::decode_status_name(want)).c_str());
+    ++g_failures;
+  }
+  write(target, name, data);
+}
+
+// ---- NetFlow v5 ----
+
+V5Record v5_record(uint16_t port) {
+  V5Record r;
+  r.src = 0x0a000001;
+  r.dst = 0x0a000002;
+  r.packets = 3;
+  r.bytes = 180;
+  r.first = 1000;
+  r.last = 2000;
+  r.src_port = port;
+  r.dst_port = 80;
+  r.protocol = 6;
+  r.tcp_flags = 0x1b;
+  return r;
+}
+
+Bytes v5(V5Header h, uint16_t n) {
+  std::vector<V5Record> rs;
+  for (uint16_t i = 0; i < n; ++i) rs.push_back(v5_record(i));
+  return flowgate::testing::netflow5(h, rs);
+}
+
+void netflow5_seeds() {
+  V5Header h;
+  h.uptime_ms = 5000;
+  h.unix_secs = 1'700'000'000;
+  seed("netflow5", "ok_two_records", v5(h, 2), DecodeStatus::kOk);
+  seed("netflow5", "ok_thirty_records", v5(h, 30), DecodeStatus::kOk);
+  V5Header wrap = h;
+  wrap.uptime_ms = 100;
+  wrap.sampling = 0x4000 | 1000;
+  seed("netflow5", "ok_uptime_wrap_sampled", v5(wrap, 1), DecodeStatus::kOk);
+  Bytes trailing = v5(h, 1);
+  trailing.insert(trailing.end(), 20, 0xab);
+  seed("netflow5", "ok_trailing_bytes", trailing, DecodeStatus::kOk);
+  Bytes short_header = v5(h, 1);
+  short_header.resize(23);
+  seed("netflow5", "truncated_header", short_header, DecodeStatus::kTruncated);
+  V5Header three = h;
+  three.count = 3;
+  seed("netflow5", "truncated_count_past_datagram", v5(three, 2), DecodeStatus::kTruncated);
+  seed("netflow5", "bad_count_zero", v5(h, 0), DecodeStatus::kBadCount);
+  seed("netflow5", "bad_count_31", v5(h, 31), DecodeStatus::kBadCount);
+  V5Header v7 = h;
+  v7.version = 7;
+  seed("netflow5", "bad_version", v5(v7, 1), DecodeStatus::kBadVersion);
+}
+
+// ---- NetFlow v9 ----
+
+FlowDatagram nf9(uint32_t source_id = 1) {
+  return FlowDatagram::netflow9(100'000, 1'700'000'000, source_id, 1);
+}
+
+FlowDatagram& nf9_template(FlowDatagram& d, uint16_t id = 256) {
+  return d.template_set(id, {{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {1, 4}, {2, 4}, {22, 4},
+                             {21, 4}, {10, 2}, {14, 2}, {61, 1}, {48, 1}});
+}
+
+ByteWriter nf9_records(int n) {
+  ByteWriter w;
+  for (int i = 0; i < n; ++i) {
+    w.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u16(static_cast<uint16_t>(i)).u16(443).u8(6);
+    w.u32(1500).u32(1).u32(97'000).u32(99'000).u16(1).u16(2).u8(0).u8(1);
+  }
+  return w;
+}
+
+void netflow9_seeds() {
+  {
+    FlowDatagram d = nf9();
+    seed("netflow9", "ok_template_and_data",
+         nf9_template(d).data_set(256, nf9_records(3)).build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = nf9();
+    d.data_set(256, nf9_records(2));
+    seed("netflow9", "ok_data_before_template", nf9_template(d).build(), DecodeStatus::kOk);
+  }
+  seed("netflow9", "ok_data_held", nf9().data_set(256, nf9_records(1)).build(), DecodeStatus::kOk);
+  {
+    FlowDatagram d = nf9();
+    nf9_template(d);
+    seed("netflow9", "ok_template_only", d.build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = nf9();
+    d.options_template_set(300, {{1, 4}}, {{34, 4}, {35, 1}});
+    ByteWriter o;
+    o.u32(0).u32(100).u8(2).zeros(3);
+    d.data_set(300, o);
+    nf9_template(d).data_set(256, nf9_records(1));
+    seed("netflow9", "ok_options_sampling_interval", d.build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = nf9();
+    d.options_template_set(301, {{1, 4}}, {{48, 1}, {49, 1}, {50, 4}});
+    ByteWriter o;
+    o.u32(0).u8(0).u8(2).u32(10).u32(0).u8(1).u8(2).u32(1000);
+    d.data_set(301, o);
+    nf9_template(d).data_set(256, nf9_records(2));
+    seed("netflow9", "ok_options_sampler_ids", d.build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = nf9();
+    d.options_template_set(302, {}, {{34, 4}});
+    ByteWriter o;
+    o.u32(64);
+    seed("netflow9", "ok_options_zero_scope", d.data_set(302, o).build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = nf9();
+    d.template_set(257, {{8, 0}, {40000, 3}, {7, 2}, {0x8001, 4}, {11, 0}});
+    ByteWriter r;
+    r.bytes({1, 2, 3}).u16(53).u32(9).zeros(3);
+    d.data_set(257, r).zeros(8).count(999);
+    seed("netflow9", "ok_vendor_zero_length_padding", d.build(), DecodeStatus::kOk);
+  }
+  {
+    // H3C NetStream sends v9 fields of length 65535 as variable-length strings.
+    FlowDatagram d = nf9();
+    d.template_set(258, {{7, 2}, {82, kVariableLength}});
+    ByteWriter r;
+    r.u16(1).u8(3).bytes({'a', 'b', 'c'}).u16(2).u8(255).u16(2).bytes({'x', 'y'});
+    seed("netflow9", "ok_variable_length", d.data_set(258, r).build(), DecodeStatus::kOk);
+    ByteWriter bad;
+    bad.u16(1).u8(50).zeros(4);
+    FlowDatagram e = nf9();
+    e.template_set(258, {{7, 2}, {82, kVariableLength}});
+    seed("netflow9", "bad_record_variable_length", e.data_set(258, bad).build(),
+         DecodeStatus::kBadRecord);
+  }
+  {
+    FlowDatagram d = FlowDatagram::netflow9(500, 1'700'000'000, 1);
+    d.template_set(259, {{22, 4}, {21, 4}});
+    ByteWriter r;
+    r.u32(0xfffff000).u32(100);
+    seed("netflow9", "ok_uptime_wrap", d.data_set(259, r).build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = nf9();
+    for (uint16_t id = 256; id < 256 + 20; ++id) d.template_set(id, {{7, 2}, {11, 2}});
+    seed("netflow9", "ok_twenty_templates", d.build(), DecodeStatus::kOk);
+  }
+  Bytes header = nf9().build();
+  header.resize(19);
+  seed("netflow9", "truncated_header", header, DecodeStatus::kTruncated);
+  Bytes v8 = nf9().build();
+  v8[1] = 8;
+  seed("netflow9", "bad_version", v8, DecodeStatus::kBadVersion);
+  seed("netflow9", "bad_set_length_short", nf9().raw({1, 0, 0, 3, 1, 2, 3, 4}).build(),
+       DecodeStatus::kBadSetLength);
+  {
+    FlowDatagram d = nf9();
+    nf9_template(d).data_set(256, nf9_records(1)).raw({1, 0, 0, 40, 1, 2, 3, 4});
+    seed("netflow9", "bad_set_length_past_end", d.build(), DecodeStatus::kBadSetLength);
+  }
+  seed("netflow9", "bad_template_id", nf9().template_set(12, {{7, 2}}).build(),
+       DecodeStatus::kBadTemplate);
+  {
+    ByteWriter b;
+    b.u16(256).u16(0).u32(0x00070002);
+    seed("netflow9", "bad_template_count_zero", nf9().set(0, b).build(),
+         DecodeStatus::kBadTemplate);
+    ByteWriter c;
+    c.u16(256).u16(4).u16(7).u16(2);
+    seed("netflow9", "bad_template_fields_past_set", nf9().set(0, c).build(),
+         DecodeStatus::kBadTemplate);
+    ByteWriter o;
+    o.u16(300).u16(3).u16(4).u16(1).u16(4).u16(34).u16(4);
+    seed("netflow9", "bad_options_scope_length", nf9().set(1, o).build(),
+         DecodeStatus::kBadTemplate);
+    seed("netflow9", "bad_template_zero_length_fields",
+         nf9().template_set(256, {{7, 0}, {8, 0}}).build(), DecodeStatus::kBadTemplate);
+  }
+  {
+    ByteWriter b;
+    b.u16(256).u16(161);
+    for (int i = 0; i < 161; ++i) b.u16(8).u16(4);
+    seed("netflow9", "template_limit_steps", nf9().set(0, b).build(),
+         DecodeStatus::kTemplateLimit);
+  }
+}
+
+// ---- IPFIX ----
+
+FlowDatagram ipfix(uint32_t domain = 1) { return FlowDatagram::ipfix(1'700'000'000, domain, 1); }
+
+void ipfix_seeds() {
+  {
+    ByteWriter r;
+    for (uint16_t i = 0; i < 3; ++i) {
+      r.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u16(i).u16(53).u8(17).u64(100).u64(1);
+      r.u64(1'699'999'999'000ull).u64(1'700'000'000'000ull).u32(1).u32(2).u8(1).u16(10);
+    }
+    seed("ipfix", "ok_template_and_data",
+         ipfix()
+             .template_set(256, {{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {1, 8}, {2, 8},
+                                 {152, 8}, {153, 8}, {10, 4}, {14, 4}, {61, 1}, {58, 2}})
+             .data_set(256, r)
+             .build(),
+         DecodeStatus::kOk);
+  }
+  {
+    ByteWriter r;
+    r.ipv4(10, 0, 0, 1).u8(3).bytes({'e', 't', '0'}).u16(1);
+    r.ipv4(10, 0, 0, 2).u8(255).u16(260).zeros(260).u16(2);
+    seed("ipfix", "ok_variable_length",
+         ipfix()
+             .template_set(257, {{8, 4}, {82, kVariableLength}, {7, 2}})
+             .data_set(257, r)
+             .build(),
+         DecodeStatus::kOk);
+    ByteWriter bad;
+    bad.ipv4(10, 0, 0, 1).u8(255).u16(4000).zeros(10);
+    seed("ipfix", "bad_record_variable_length",
+         ipfix()
+             .template_set(257, {{8, 4}, {82, kVariableLength}, {7, 2}})
+             .data_set(257, bad)
+             .build(),
+         DecodeStatus::kBadRecord);
+  }
+  {
+    ByteWriter r;
+    r.ipv4(10, 0, 0, 1).u32(7).u16(80).u8(2).bytes({1, 2}).u32(9);
+    seed("ipfix", "ok_enterprise_fields",
+         ipfix()
+             .template_set(258, {{8, 4}, {1, 4, 9}, {7, 2}, {100, kVariableLength, 29305}, {2, 4}})
+             .data_set(258, r)
+             .build(),
+         DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = ipfix();
+    d.options_template_set(259, {{149, 4}}, {{305, 4}, {306, 4}});
+    ByteWriter o;
+    o.u32(1).u32(1).u32(99);
+    d.data_set(259, o);
+    ByteWriter r;
+    r.u16(1).u16(2);
+    d.template_set(260, {{7, 2}, {11, 2}}).data_set(260, r);
+    seed("ipfix", "ok_options_packet_interval", d.build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = ipfix();
+    d.options_template_set(261, {{302, 8}}, {{309, 4}, {310, 4}});
+    ByteWriter o;
+    o.u64(5).u32(1).u32(64).u64(6).u32(0).u32(64);
+    d.data_set(261, o);
+    ByteWriter r;
+    r.u16(1).u64(5).u16(2).u64(6);
+    d.template_set(262, {{7, 2}, {302, 8}}).data_set(262, r);
+    seed("ipfix", "ok_options_selector", d.build(), DecodeStatus::kOk);
+  }
+  {
+    FlowDatagram d = ipfix();
+    d.options_template_set(263, {{149, 4}}, {{160, 8}, {82, kVariableLength}});
+    ByteWriter o;
+    o.u32(1).u64(1'699'000'000'000ull).u8(2).bytes({'x', 'y'});
+    d.data_set(263, o);
+    ByteWriter r;
+    r.u32(1000).u32(2000);
+    d.template_set(264, {{22, 4}, {21, 4}}).data_set(264, r);
+    seed("ipfix", "ok_options_system_init", d.build(), DecodeStatus::kOk);
+  }
+  {
+    ByteWriter r;
+    r.u32(1'699'999'990).u32(1'699'999'999).u32(3'908'988'790u).u32(0x80000000u);
+    r.u32(3'908'988'799u).u32(0x40000000u).u32(5'000'000).u32(1'000).u64(1'690'000'000'000ull);
+    r.u32(10).u32(20);
+    seed("ipfix", "ok_times",
+         ipfix()
+             .template_set(265, {{150, 4}, {151, 4}, {156, 8}, {157, 8}, {158, 4}, {159, 4},
+                                 {160, 8}, {22, 4}, {21, 4}})
+             .data_set(265, r)
+             .build(),
+         DecodeStatus::kOk);
+  }
+  {
+    ByteWriter r;
+    r.bytes({0x20, 1, 0xd, 0xb8}).zeros(11).u8(1).bytes({0x20, 1, 0xd, 0xb8}).zeros(11).u8(2);
+    r.u8(64).u8(48).bytes({0x20, 1, 0xd, 0xb8}).zeros(11).u8(0xfe);
+    r.bytes({0, 1, 2, 3, 4, 5}).bytes({6, 7, 8, 9, 10, 11}).u8(6).u32(3).u32(4);
+    seed("ipfix", "ok_ipv6_macs_interfaces",
+         ipfix()
+             .template_set(266, {{27, 16}, {28, 16}, {29, 1}, {30, 1}, {62, 16}, {81, 6},
+                                 {57, 6}, {60, 1}, {252, 4}, {253, 4}})
+             .data_set(266, r)
+             .build(),
+         DecodeStatus::kOk);
+  }
+  {
+    ByteWriter w;
+    w.u16(256).u16(0).u16(2).u16(0);
+    ByteWriter wo;
+    wo.u16(3).u16(0);
+    seed("ipfix", "ok_withdrawals",
+         ipfix().template_set(256, {{7, 2}}).set(2, w).set(3, wo).build(), DecodeStatus::kOk);
+  }
+  {
+    ByteWriter r;
+    r.u16(1).zeros(2);
+    seed("ipfix", "ok_padding",
+         ipfix().template_set(267, {{7, 2}}).data_set(267, r).zeros(12).build(),
+         DecodeStatus::kOk);
+  }
+  {
+    // Regressions: bgpNextHopIPv4Address (18) once overrode ipNextHopIPv4Address (15); records of
+    // a variable-length template lost for want of a block were once counted one per set.
+    ByteWriter r;
+    r.ipv4(10, 0, 0, 15).ipv4(10, 0, 0, 18);
+    seed("ipfix", "ok_next_hop_ip_and_bgp",
+         ipfix().template_set(268, {{15, 4}, {18, 4}}).data_set(268, r).build(),
+         DecodeStatus::kOk);
+    ByteWriter v;
+    for (uint16_t i = 0; i < 300; ++i) v.u16(i).u8(1).u8(static_cast<uint8_t>(i));
+    seed("ipfix", "ok_variable_length_many_records",
+         ipfix().template_set(269, {{7, 2}, {82, kVariableLength}}).data_set(269, v).build(),
+         DecodeStatus::kOk);
+  }
+  seed("ipfix", "ok_data_held", ipfix().data_set(256, ByteWriter().u16(7).u16(8)).build(),
+       DecodeStatus::kOk);
+  Bytes header = ipfix().build();
+  header.resize(15);
+  seed("ipfix", "truncated_header", header, DecodeStatus::kTruncated);
+  Bytes v9 = ipfix().build();
+  v9[1] = 11;
+  seed("ipfix", "bad_version", v9, DecodeStatus::kBadVersion);
+  seed("ipfix", "bad_length_past_datagram", ipfix().length(40).build(), DecodeStatus::kBadLength);
+  seed("ipfix", "bad_length_under_header", ipfix().length(8).build(), DecodeStatus::kBadLength);
+  seed("ipfix", "bad_set_length_short", ipfix().raw({1, 0, 0, 2, 1, 1, 1, 1}).build(),
+       DecodeStatus::kBadSetLength);
+  seed("ipfix", "bad_set_length_past_message", ipfix().raw({1, 0, 0, 9, 1, 1, 1, 1}).build(),
+       DecodeStatus::kBadSetLength);
+  seed("ipfix", "bad_set_length_stray_bytes",
+       ipfix().template_set(256, {{7, 2}}).raw({0, 1, 0}).build(), DecodeStatus::kBadSetLength);
+  seed("ipfix", "bad_template_id", ipfix().template_set(255, {{7, 2}}).build(),
+       DecodeStatus::kBadTemplate);
+  {
+    ByteWriter s;
+    s.u16(300).u16(1).u16(2).u16(149).u16(4);
+    seed("ipfix", "bad_template_scope_count", ipfix().set(3, s).build(),
+         DecodeStatus::kBadTemplate);
+    ByteWriter p;
+    p.u16(300).u16(1).u16(0x8001).u16(4).u16(0);
+    seed("ipfix", "bad_template_pen_cut", ipfix().set(2, p).build(), DecodeStatus::kBadTemplate);
+    ByteWriter w;
+    w.u16(7).u16(0);
+    seed("ipfix", "bad_template_withdraw_reserved", ipfix().set(2, w).build(),
+         DecodeStatus::kBadTemplate);
+    ByteWriter n;
+    n.u16(300).u16(600);
+    for (int i = 0; i < 600; ++i) n.u16(7).u16(2);
+    seed("ipfix", "bad_template_too_many_fields", ipfix().set(2, n).build(),
+         DecodeStatus::kBadTemplate);
+  }
+}
+
+// ---- multi-datagram (fuzz_datagram's framed form) ----
+
+class Framed {
+ public:
+  Framed() { w_.u8(0xff); }
+  Framed& frame(uint8_t control, const Bytes& d) {
+    w_.u8(control).u16(static_cast<uint16_t>(d.size())).bytes(d);
+    return *this;
+  }
+  Bytes build() const { return w_.data(); }
+
+ private:
+  ByteWriter w_;
+};
+
+void datagram_seeds() {
+  FlowDatagram t = nf9();
+  const Bytes v9_template = nf9_template(t).build();
+  const Bytes v9_data = nf9().data_set(256, nf9_records(2)).build();
+  write("datagram", "data_then_template", Framed().frame(0, v9_data).frame(0, v9_template).build());
+  write("datagram", "held_data_expires",
+        Framed().frame(0, v9_data).frame(8, Bytes{}).frame(8, v9_template).build());
+  {
+    Framed f;
+    for (uint8_t c = 0; c < 8; ++c) f.frame(c, v9_template);  // 8 exporters, room for 4
+    write("datagram", "exporter_limit", f.build());
+  }
+  {
+    Framed f;
+    for (int i = 0; i < 12; ++i) f.frame(0, v9_data);  // 8 held sets at most
+    write("datagram", "pending_eviction", f.frame(0, v9_template).build());
+  }
+  {
+    ByteWriter big;
+    big.zeros(1600);
+    const Bytes d = nf9().data_set(256, big).build();
+    write("datagram", "pending_exporter_bound",
+          Framed().frame(0, d).frame(0, d).frame(0, d).build());
+  }
+  {
+    FlowDatagram d = nf9();
+    for (uint16_t id = 256; id < 256 + 20; ++id) d.template_set(id, {{7, 2}});
+    write("datagram", "template_limit", Framed().frame(0, d.build()).frame(1, d.build()).build());
+  }
+  {
+    V5Header h;
+    ByteWriter s;  // sFlow v5 with no samples
+    s.u32(5).u32(1).ipv4(192, 0, 2, 9).u32(0).u32(1).u32(0).u32(0);
+    const Bytes ipfix_one = ipfix().template_set(256, {{7, 2}}).data_set(256, ByteWriter().u16(1))
+                                .build();
+    write("datagram", "mixed_protocols",
+          Framed()
+              .frame(0, v5(h, 2))
+              .frame(0, v9_template)
+              .frame(0, v9_data)
+              .frame(0, ipfix_one)
+              .frame(0, s.data())
+              .frame(0, Bytes{0, 7, 0, 0})
+              .build());
+    write("datagram", "listener_mismatch",
+          Framed()
+              .frame(0x10, v9_template)
+              .frame(0x20, v9_template)
+              .frame(0x30, v9_data)
+              .frame(0x40, ipfix_one)
+              .frame(0x30, ipfix_one)
+              .build());
+  }
+  {
+    // Raw form: two v5 datagrams and two v9 ones concatenated, as `nc -k` captures are.
+    V5Header h;
+    Bytes raw = v5(h, 1);
+    const Bytes second = v5(h, 2);
+    raw.insert(raw.end(), second.begin(), second.end());
+    write("datagram", "raw_concatenated_netflow5", raw);
+    Bytes raw9 = v9_template;
+    raw9.insert(raw9.end(), v9_data.begin(), v9_data.end());
+    write("datagram", "raw_concatenated_netflow9", raw9);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s SEEDS_DIR\n", argv[0]);
+    return 2;
+  }
+  g_root = argv[1];
+  netflow5_seeds();
+  netflow9_seeds();
+  ipfix_seeds();
+  datagram_seeds();
+  return g_failures == 0 ? 0 : 1;
+}
