@@ -32,6 +32,33 @@ struct DecodeStep {
   StepOp op = StepOp::kSkip;
   FieldTarget target = FieldTarget::kSkip;
   uint32_t column = 0;
+  // Byte offset of the field in the record; set only in columnar templates (fixed layout).
+  uint16_t offset = 0;
+  // No earlier step writes `column`: a kAddr4/kAddr6/kMask step stores without first checking
+  // for a non-zero value to keep. Set only in columnar templates.
+  bool first_in_column = false;
+};
+
+// How a data template with no variable-length field is decoded column by column: each step
+// runs once over a chunk of records (its offset is constant), and what depends on several
+// fields is planned here, once, from which fields the template has.
+struct ColumnarPlan {
+  static constexpr uint8_t kNoStep = 0xff;
+  uint64_t zero_columns = 0;  // bits of kFlowColumns that nothing writes: zeroed per chunk
+  // The steps the start and end times come from: an absolute time wins, then a delta, then
+  // sysUpTime (as resolve_time orders them); of several of one kind the last wins.
+  uint8_t start_step = kNoStep;
+  uint8_t end_step = kNoStep;
+  uint8_t ip_version_step = kNoStep;
+  uint8_t sampler_step = kNoStep;
+  // Sampling-rate or system-init fields in data records (rare): times, rate and ether type are
+  // then resolved record by record through RecordState.
+  bool per_record_state = false;
+  // The ether type that the addresses imply, when it is the same for every record: the
+  // source (else destination) address is written by IPv4 steps only (0x0800), or the
+  // template has neither (0). Otherwise it is read from each record's addresses.
+  bool ether_from_rows = true;
+  uint16_t ether_type = 0;
 };
 
 struct CompiledTemplate {
@@ -41,9 +68,11 @@ struct CompiledTemplate {
   uint16_t id = 0;
   bool is_options = false;
   bool has_variable = false;          // any variable-length field: per-step bounds checks
+  bool columnar = false;              // data template of fixed layout: decoded per `plan`
   uint16_t step_count = 0;
   uint32_t min_record_length = 0;     // bytes, counting each variable-length field as 1
   uint64_t definition_hash = 0;       // of the wire definition: tells a refresh from a change
+  ColumnarPlan plan;
   std::array<DecodeStep, kMaxSteps> steps{};
 };
 

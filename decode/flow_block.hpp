@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "decode/flow_type.hpp"
@@ -82,5 +83,45 @@ struct FlowBlock {
     return r;
   }
 };
+
+// Every column of FlowBlock as (byte offset, element size), for code that fills a run of rows
+// column by column (the template decoder zeroes the columns a template does not write). The
+// zero bit pattern is every column's default, as append_row() writes it.
+struct FlowColumn {
+  uint32_t offset = 0;
+  uint32_t size = 0;
+};
+
+#define FLOWGATE_FLOW_COLUMN(name) FlowColumn{offsetof(FlowBlock, name), sizeof(FlowBlock::name[0])}
+inline constexpr std::array<FlowColumn, 31> kFlowColumns = {
+    FLOWGATE_FLOW_COLUMN(src_addr),      FLOWGATE_FLOW_COLUMN(dst_addr),
+    FLOWGATE_FLOW_COLUMN(next_hop),      FLOWGATE_FLOW_COLUMN(exporter_addr),
+    FLOWGATE_FLOW_COLUMN(bytes),         FLOWGATE_FLOW_COLUMN(packets),
+    FLOWGATE_FLOW_COLUMN(start_ms),      FLOWGATE_FLOW_COLUMN(end_ms),
+    FLOWGATE_FLOW_COLUMN(src_mac),       FLOWGATE_FLOW_COLUMN(dst_mac),
+    FLOWGATE_FLOW_COLUMN(in_if),         FLOWGATE_FLOW_COLUMN(out_if),
+    FLOWGATE_FLOW_COLUMN(sampling_rate), FLOWGATE_FLOW_COLUMN(observation_domain),
+    FLOWGATE_FLOW_COLUMN(sequence),      FLOWGATE_FLOW_COLUMN(src_as),
+    FLOWGATE_FLOW_COLUMN(dst_as),        FLOWGATE_FLOW_COLUMN(src_port),
+    FLOWGATE_FLOW_COLUMN(dst_port),      FLOWGATE_FLOW_COLUMN(exporter_port),
+    FLOWGATE_FLOW_COLUMN(ether_type),    FLOWGATE_FLOW_COLUMN(vlan),
+    FLOWGATE_FLOW_COLUMN(listener),      FLOWGATE_FLOW_COLUMN(protocol),
+    FLOWGATE_FLOW_COLUMN(tos),           FLOWGATE_FLOW_COLUMN(tcp_flags),
+    FLOWGATE_FLOW_COLUMN(src_mask),      FLOWGATE_FLOW_COLUMN(dst_mask),
+    FLOWGATE_FLOW_COLUMN(direction),     FLOWGATE_FLOW_COLUMN(flow_type),
+    FLOWGATE_FLOW_COLUMN(port_rollup),
+};
+#undef FLOWGATE_FLOW_COLUMN
+
+// A column added to FlowBlock but not listed above would be left uninitialised. Padding
+// between the arrays is less than their alignment; a missing column is ≥ kCapacity bytes.
+constexpr size_t flow_columns_bytes() noexcept {
+  size_t n = 0;
+  for (const FlowColumn& c : kFlowColumns) n += size_t{c.size} * FlowBlock::kCapacity;
+  return n;
+}
+static_assert(sizeof(FlowBlock) - offsetof(FlowBlock, src_addr) - flow_columns_bytes() <
+                  2 * alignof(FlowBlock),
+              "kFlowColumns must list every FlowBlock column");
 
 }  // namespace flowgate::decode

@@ -34,6 +34,21 @@ class FlowOutput {
     }
     return block_->append_row_uninit();
   }
+  // Reserves up to `want` consecutive rows of block(), starting at `first`, and returns how
+  // many (0 when no block is available). The rows are not initialised: the caller writes every
+  // column of each. Fewer than `want` are returned when the block fills; the caller writes
+  // them, then asks again for the rest (which refills).
+  uint32_t next_rows(uint32_t want, uint32_t& first) noexcept {
+    if (block_ == nullptr || block_->full()) {
+      block_ = refill_ != nullptr ? refill_(ctx_, block_) : nullptr;
+      if (block_ == nullptr || block_->full()) return 0;
+    }
+    first = block_->size;
+    const uint32_t room = FlowBlock::kCapacity - first;
+    const uint32_t n = want < room ? want : room;
+    block_->size += n;
+    return n;
+  }
   FlowBlock* block() const noexcept { return block_; }
 
  private:

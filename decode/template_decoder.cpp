@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstring>
 
 #include "decode/byte_order.hpp"
 
@@ -174,8 +175,8 @@ DecodeStep make_step(FieldTarget target, uint16_t width) noexcept {
     case T::kDstMask: s.op = StepOp::kMask; s.column = offsetof(FlowBlock, dst_mask); break;
     case T::kSrcMac: s.op = StepOp::kMac; s.column = offsetof(FlowBlock, src_mac); break;
     case T::kDstMac: s.op = StepOp::kMac; s.column = offsetof(FlowBlock, dst_mac); break;
-    case T::kDirection: s.op = StepOp::kDirection; break;
-    case T::kVlan: s.op = StepOp::kVlan; break;
+    case T::kDirection: s.op = StepOp::kDirection; s.column = offsetof(FlowBlock, direction); break;
+    case T::kVlan: s.op = StepOp::kVlan; s.column = offsetof(FlowBlock, vlan); break;
     default: s.op = StepOp::kState; break;
   }
   return s;
@@ -251,24 +252,20 @@ constexpr uint32_t kRateBits = RecordState::kInterval | RecordState::kPktInterva
                                RecordState::kPktSpace | RecordState::kSize |
                                RecordState::kPopulation;
 
-void finalize_flow(FlowBlock& b, uint32_t r, const RecordState& rs, const SetContext& ctx,
-                   const SetConstants& k, const ExporterState& exp) noexcept {
-  using R = RecordState;
-  b.exporter_addr[r] = ctx.meta.exporter;
-  b.exporter_port[r] = ctx.meta.exporter_port;
-  b.listener[r] = ctx.meta.listener;
-  b.observation_domain[r] = ctx.domain;
-  b.sequence[r] = ctx.sequence;
-  b.flow_type[r] = ctx.type;
+// The ether type of a record: from its IP version field (60) when 4 or 6, else from the family
+// of its source (else destination) address; 0 when it has neither.
+uint16_t ether_type_of(uint8_t ip_version, const FlowBlock& b, uint32_t r) noexcept {
+  if (ip_version == 4) return 0x0800;
+  if (ip_version == 6) return 0x86dd;
+  const IpAddress& a = !b.src_addr[r].is_zero() ? b.src_addr[r] : b.dst_addr[r];
+  return a.is_zero() ? 0 : (a.is_v4() ? 0x0800 : 0x86dd);
+}
 
-  if (rs.ip_version == 4) {
-    b.ether_type[r] = 0x0800;
-  } else if (rs.ip_version == 6) {
-    b.ether_type[r] = 0x86dd;
-  } else {
-    const IpAddress& a = !b.src_addr[r].is_zero() ? b.src_addr[r] : b.dst_addr[r];
-    b.ether_type[r] = a.is_zero() ? 0 : (a.is_v4() ? 0x0800 : 0x86dd);
-  }
+// What a record's RecordState resolves to: ether type, times and sampling rate.
+void finalize_state(FlowBlock& b, uint32_t r, const RecordState& rs, const SetContext& ctx,
+                    const SetConstants& k, const ExporterState& exp) noexcept {
+  using R = RecordState;
+  b.ether_type[r] = ether_type_of(rs.ip_version, b, r);
 
   uint64_t start = k.export_ms;
   uint64_t end = k.export_ms;
@@ -290,6 +287,17 @@ void finalize_flow(FlowBlock& b, uint32_t r, const RecordState& rs, const SetCon
   if (rate == 0 && rs.has(R::kSampler)) rate = exp.sampler_rate(ctx.domain, rs.sampler);
   if (rate == 0) rate = k.domain_rate;
   b.sampling_rate[r] = rate;
+}
+
+void finalize_flow(FlowBlock& b, uint32_t r, const RecordState& rs, const SetContext& ctx,
+                   const SetConstants& k, const ExporterState& exp) noexcept {
+  b.exporter_addr[r] = ctx.meta.exporter;
+  b.exporter_port[r] = ctx.meta.exporter_port;
+  b.listener[r] = ctx.meta.listener;
+  b.observation_domain[r] = ctx.domain;
+  b.sequence[r] = ctx.sequence;
+  b.flow_type[r] = ctx.type;
+  finalize_state(b, r, rs, ctx, k, exp);
 }
 
 void finalize_options(const RecordState& rs, const SetContext& ctx, ExporterState& exp,
@@ -314,6 +322,84 @@ bool is_options_target(FieldTarget t) noexcept {
       return true;
     default:
       return false;
+  }
+}
+
+// The bit of kFlowColumns that names the column at byte offset `column` of FlowBlock.
+uint64_t column_bit(uint32_t column) noexcept {
+  for (size_t i = 0; i < kFlowColumns.size(); ++i) {
+    if (kFlowColumns[i].offset == column) return uint64_t{1} << i;
+  }
+  return 0;
+}
+
+// Fills in the offsets and the ColumnarPlan of a fixed-layout data template.
+void plan_columnar(CompiledTemplate& t) noexcept {
+  using T = FieldTarget;
+  constexpr uint8_t kNo = ColumnarPlan::kNoStep;
+  static_assert(CompiledTemplate::kMaxSteps < kNo, "step indices fit the plan");
+  static_assert(kFlowColumns.size() < 64, "column bits fit zero_columns");
+  ColumnarPlan& plan = t.plan;
+  plan = ColumnarPlan{};
+  // Columns every record gets from the set's header or from the plan.
+  uint64_t written = 0;
+  for (const uint32_t c :
+       {offsetof(FlowBlock, exporter_addr), offsetof(FlowBlock, exporter_port),
+        offsetof(FlowBlock, listener), offsetof(FlowBlock, observation_domain),
+        offsetof(FlowBlock, sequence), offsetof(FlowBlock, flow_type),
+        offsetof(FlowBlock, ether_type), offsetof(FlowBlock, start_ms),
+        offsetof(FlowBlock, end_ms), offsetof(FlowBlock, sampling_rate)}) {
+    written |= column_bit(c);
+  }
+  // [0] start, [1] end: the last step of each kind.
+  uint8_t abs[2] = {kNo, kNo};
+  uint8_t delta[2] = {kNo, kNo};
+  uint8_t up[2] = {kNo, kNo};
+  uint32_t src_v4 = 0, src_v6 = 0, dst_v4 = 0, dst_v6 = 0;
+  uint32_t offset = 0;
+  for (uint32_t i = 0; i < t.step_count; ++i) {
+    DecodeStep& s = t.steps[i];
+    s.offset = static_cast<uint16_t>(offset);
+    s.first_in_column = false;
+    offset += s.width;
+    const auto idx = static_cast<uint8_t>(i);
+    if (s.op == StepOp::kSkip) continue;
+    if (s.op == StepOp::kState) {
+      switch (s.target) {
+        case T::kFirstUptime: up[0] = idx; break;
+        case T::kLastUptime: up[1] = idx; break;
+        case T::kStartSec: case T::kStartMs: case T::kStartNtp: abs[0] = idx; break;
+        case T::kEndSec: case T::kEndMs: case T::kEndNtp: abs[1] = idx; break;
+        case T::kStartDeltaUs: delta[0] = idx; break;
+        case T::kEndDeltaUs: delta[1] = idx; break;
+        case T::kIpVersion: plan.ip_version_step = idx; break;
+        case T::kSamplerId: plan.sampler_step = idx; break;
+        default: plan.per_record_state = true; break;
+      }
+      continue;
+    }
+    const uint64_t bit = column_bit(s.column);
+    s.first_in_column = (written & bit) == 0;
+    written |= bit;
+    const bool v4 = s.op == StepOp::kAddr4;
+    if (s.column == offsetof(FlowBlock, src_addr)) ++(v4 ? src_v4 : src_v6);
+    if (s.column == offsetof(FlowBlock, dst_addr)) ++(v4 ? dst_v4 : dst_v6);
+  }
+  for (int e = 0; e < 2; ++e) {
+    (e == 0 ? plan.start_step : plan.end_step) =
+        abs[e] != kNo ? abs[e] : delta[e] != kNo ? delta[e] : up[e];
+  }
+  plan.zero_columns = ((uint64_t{1} << kFlowColumns.size()) - 1) & ~written;
+  // An IPv4 step always stores a non-zero (v4-mapped) address: see ether_type_of().
+  if (src_v4 + src_v6 > 0) {
+    plan.ether_from_rows = src_v6 > 0;
+    plan.ether_type = 0x0800;
+  } else if (dst_v4 + dst_v6 > 0) {
+    plan.ether_from_rows = dst_v6 > 0;
+    plan.ether_type = 0x0800;
+  } else {
+    plan.ether_from_rows = false;
+    plan.ether_type = 0;
   }
 }
 
@@ -358,6 +444,8 @@ DecodeStatus compile_template(uint16_t id, std::span<const RawField> fields, boo
   out.id = id;
   out.is_options = options;
   out.has_variable = false;
+  out.columnar = false;
+  out.plan = ColumnarPlan{};
   out.step_count = 0;
   out.min_record_length = 0;
   uint64_t hash = fnv1a(0xcbf29ce484222325ull, (uint64_t{options} << 16) | id);
@@ -387,6 +475,12 @@ DecodeStatus compile_template(uint16_t id, std::span<const RawField> fields, boo
   out.definition_hash = hash;
   // A record must consume bytes, or a data set would never end.
   if (out.min_record_length == 0) return DecodeStatus::kBadTemplate;
+  // A record longer than 65535 bytes cannot fit a set; such a template decodes nothing and is
+  // left to the interpreted path rather than widening DecodeStep::offset.
+  if (!options && !out.has_variable && out.min_record_length <= UINT16_MAX) {
+    out.columnar = true;
+    plan_columnar(out);
+  }
   return DecodeStatus::kOk;
 }
 
@@ -425,6 +519,322 @@ uint64_t count_records(const CompiledTemplate& tmpl, const uint8_t* p, const uin
   return n;
 }
 
+// Columnar decoding of fixed-layout templates. A chunk is `n` consecutive records at `rec`
+// (`stride` bytes apart, all inside the set) decoded into rows [first, first + n) of a block:
+// each step runs one loop over the chunk, so its dispatch is paid once per chunk, not once per
+// record.
+
+template <typename T>
+inline T* column_rows(FlowBlock& b, uint32_t column, uint32_t first) noexcept {
+  return &column_at<T>(b, column, first);
+}
+
+// Calls store(i, field) for each record of the chunk, `field` pointing at the step's bytes.
+template <typename Store>
+[[gnu::always_inline]] inline void each_row(const uint8_t* field, uint32_t stride, uint32_t n,
+                                            Store&& store) noexcept {
+  for (uint32_t i = 0; i < n; ++i, field += stride) store(i, field);
+}
+
+// As each_row(), with the field read as an unsigned integer of `width` bytes; the width is
+// dispatched once, outside the loop.
+template <typename Store>
+[[gnu::always_inline]] inline void each_uint(const uint8_t* field, uint32_t stride, uint16_t width,
+                                             uint32_t n, Store&& store) noexcept {
+  using Row = const uint8_t*;
+  switch (width) {
+    case 1:
+      return each_row(field, stride, n, [&](uint32_t i, Row v) { store(i, uint64_t{v[0]}); });
+    case 2:
+      return each_row(field, stride, n, [&](uint32_t i, Row v) { store(i, load_be16(v)); });
+    case 4:
+      return each_row(field, stride, n, [&](uint32_t i, Row v) { store(i, load_be32(v)); });
+    case 8:
+      return each_row(field, stride, n, [&](uint32_t i, Row v) { store(i, load_be64(v)); });
+    default:
+      return each_row(field, stride, n,
+                      [&](uint32_t i, Row v) { store(i, load_be_uint(v, width)); });
+  }
+}
+
+// IpAddress::from_v4_bytes() stored in place: one 16-byte copy.
+inline void store_v4_mapped(IpAddress& a, const uint8_t* v) noexcept {
+  uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  std::memcpy(mapped + 12, v, 4);
+  std::memcpy(a.bytes.data(), mapped, 16);
+}
+
+void decode_column(const DecodeStep& s, const uint8_t* rec, uint32_t stride, uint32_t n,
+                   FlowBlock& b, uint32_t first) noexcept {
+  const uint8_t* const f = rec + s.offset;
+  const uint16_t w = s.width;
+  switch (s.op) {
+    case StepOp::kSkip:
+    case StepOp::kState:
+      return;
+    case StepOp::kU8: {
+      uint8_t* __restrict c = column_rows<uint8_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = v[0]; });
+      return;
+    }
+    case StepOp::kU16: {
+      uint16_t* __restrict c = column_rows<uint16_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = load_be16(v); });
+      return;
+    }
+    case StepOp::kU32: {
+      uint32_t* __restrict c = column_rows<uint32_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = load_be32(v); });
+      return;
+    }
+    case StepOp::kU64: {
+      uint64_t* __restrict c = column_rows<uint64_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = load_be64(v); });
+      return;
+    }
+    case StepOp::kU32From2: {
+      uint32_t* __restrict c = column_rows<uint32_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = load_be16(v); });
+      return;
+    }
+    case StepOp::kU64From4: {
+      uint64_t* __restrict c = column_rows<uint64_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = load_be32(v); });
+      return;
+    }
+    case StepOp::kIntTo8: {
+      uint8_t* __restrict c = column_rows<uint8_t>(b, s.column, first);
+      each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) { c[i] = static_cast<uint8_t>(v); });
+      return;
+    }
+    case StepOp::kIntTo16: {
+      uint16_t* __restrict c = column_rows<uint16_t>(b, s.column, first);
+      each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) { c[i] = static_cast<uint16_t>(v); });
+      return;
+    }
+    case StepOp::kIntTo32: {
+      uint32_t* __restrict c = column_rows<uint32_t>(b, s.column, first);
+      each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) { c[i] = static_cast<uint32_t>(v); });
+      return;
+    }
+    case StepOp::kIntTo64: {
+      uint64_t* __restrict c = column_rows<uint64_t>(b, s.column, first);
+      each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) { c[i] = v; });
+      return;
+    }
+    case StepOp::kAddr4: {
+      IpAddress* __restrict c = column_rows<IpAddress>(b, s.column, first);
+      if (s.first_in_column) {
+        each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { store_v4_mapped(c[i], v); });
+      } else {
+        each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) {
+          if (load_be32(v) != 0 || c[i].is_zero()) store_v4_mapped(c[i], v);
+        });
+      }
+      return;
+    }
+    case StepOp::kAddr6: {
+      IpAddress* __restrict c = column_rows<IpAddress>(b, s.column, first);
+      if (s.first_in_column) {
+        each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { std::memcpy(&c[i], v, 16); });
+      } else {
+        each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) {
+          const IpAddress a = IpAddress::from_v6_bytes(v);
+          store_address(c[i], a, a.is_zero());
+        });
+      }
+      return;
+    }
+    case StepOp::kMac: {
+      uint64_t* __restrict c = column_rows<uint64_t>(b, s.column, first);
+      each_row(f, stride, n, [c](uint32_t i, const uint8_t* v) { c[i] = load_mac(v); });
+      return;
+    }
+    case StepOp::kMask: {
+      // IPv4 and IPv6 prefix lengths share the column: a later step keeps a non-zero one.
+      uint8_t* __restrict c = column_rows<uint8_t>(b, s.column, first);
+      if (s.first_in_column) {
+        each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) { c[i] = static_cast<uint8_t>(v); });
+      } else {
+        each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) {
+          if (static_cast<uint8_t>(v) != 0) c[i] = static_cast<uint8_t>(v);
+        });
+      }
+      return;
+    }
+    case StepOp::kDirection: {
+      Direction* __restrict c = column_rows<Direction>(b, s.column, first);
+      each_uint(f, stride, w, n, [c](uint32_t i, uint64_t v) {
+        c[i] = v == 1 ? Direction::kEgress : Direction::kIngress;
+      });
+      return;
+    }
+    case StepOp::kVlan: {
+      uint16_t* __restrict c = column_rows<uint16_t>(b, s.column, first);
+      each_uint(f, stride, w, n,
+                [c](uint32_t i, uint64_t v) { c[i] = static_cast<uint16_t>(v & 0x0fff); });
+      return;
+    }
+  }
+}
+
+// Writes the start or end time of every record of the chunk from `s`, the step the plan chose;
+// false when the time cannot be resolved (IPFIX sysUpTime with no known system init time).
+bool decode_time(const DecodeStep& s, const uint8_t* rec, uint32_t stride, uint32_t n,
+                 uint64_t* __restrict out, const SetContext& ctx, const SetConstants& k) noexcept {
+  using T = FieldTarget;
+  const uint8_t* const f = rec + s.offset;
+  switch (s.target) {
+    case T::kStartSec: case T::kEndSec:
+      each_uint(f, stride, s.width, n, [out](uint32_t i, uint64_t v) { out[i] = v * 1000; });
+      return true;
+    case T::kStartMs: case T::kEndMs:
+      each_uint(f, stride, s.width, n, [out](uint32_t i, uint64_t v) { out[i] = v; });
+      return true;
+    case T::kStartNtp: case T::kEndNtp:
+      each_row(f, stride, n, [out](uint32_t i, const uint8_t* v) {
+        out[i] = ntp_to_unix_ms(load_be64(v));
+      });
+      return true;
+    case T::kStartDeltaUs: case T::kEndDeltaUs: {
+      const uint64_t export_ms = k.export_ms;
+      each_uint(f, stride, s.width, n, [out, export_ms](uint32_t i, uint64_t v) {
+        out[i] = export_ms - std::min(export_ms, v / 1000);
+      });
+      return true;
+    }
+    case T::kFirstUptime: case T::kLastUptime: {
+      // As resolve_time(); the template has no system-init field (the plan would be per record).
+      if (ctx.type == FlowType::kNetflow9) {
+        const auto export_ms = static_cast<int64_t>(k.export_ms);
+        const uint32_t uptime = ctx.uptime_ms;
+        each_uint(f, stride, s.width, n, [out, export_ms, uptime](uint32_t i, uint64_t v) {
+          const auto diff = static_cast<int32_t>(uptime - static_cast<uint32_t>(v));
+          out[i] = static_cast<uint64_t>(export_ms - diff);
+        });
+        return true;
+      }
+      const uint64_t init = k.sys_init_ms;
+      if (init == 0) return false;
+      each_uint(f, stride, s.width, n, [out, init](uint32_t i, uint64_t v) { out[i] = init + v; });
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+void decode_chunk(const uint8_t* rec, uint32_t n, const CompiledTemplate& tmpl,
+                  const SetContext& ctx, const SetConstants& k, const ExporterState& exp,
+                  FlowBlock& b, uint32_t first) noexcept {
+  const ColumnarPlan& plan = tmpl.plan;
+  const uint32_t stride = tmpl.min_record_length;
+  auto* const base = reinterpret_cast<uint8_t*>(&b);
+
+  for (uint64_t z = plan.zero_columns; z != 0; z &= z - 1) {
+    const FlowColumn& c = kFlowColumns[static_cast<size_t>(__builtin_ctzll(z))];
+    std::memset(base + c.offset + size_t{first} * c.size, 0, size_t{n} * c.size);
+  }
+  for (uint32_t i = 0; i < tmpl.step_count; ++i) {
+    decode_column(tmpl.steps[i], rec, stride, n, b, first);
+  }
+
+  std::fill_n(&b.exporter_addr[first], n, ctx.meta.exporter);
+  std::fill_n(&b.exporter_port[first], n, ctx.meta.exporter_port);
+  std::fill_n(&b.listener[first], n, ctx.meta.listener);
+  std::fill_n(&b.observation_domain[first], n, ctx.domain);
+  std::fill_n(&b.sequence[first], n, ctx.sequence);
+  std::fill_n(&b.flow_type[first], n, ctx.type);
+
+  constexpr uint8_t kNo = ColumnarPlan::kNoStep;
+  if (plan.per_record_state) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t* const r = rec + size_t{i} * stride;
+      RecordState rs;
+      for (uint32_t j = 0; j < tmpl.step_count; ++j) {
+        const DecodeStep& s = tmpl.steps[j];
+        if (s.op == StepOp::kState) apply_state(s.target, r + s.offset, s.width, rs);
+      }
+      finalize_state(b, first + i, rs, ctx, k, exp);
+    }
+    return;
+  }
+
+  uint16_t* __restrict ether = &b.ether_type[first];
+  if (plan.ip_version_step != kNo) {
+    const DecodeStep& s = tmpl.steps[plan.ip_version_step];
+    each_uint(rec + s.offset, stride, s.width, n, [&](uint32_t i, uint64_t v) {
+      const auto version = static_cast<uint8_t>(v);
+      ether[i] = plan.ether_from_rows ? ether_type_of(version, b, first + i)
+                 : version == 4       ? 0x0800
+                 : version == 6       ? 0x86dd
+                                      : plan.ether_type;
+    });
+  } else if (plan.ether_from_rows) {
+    for (uint32_t i = 0; i < n; ++i) ether[i] = ether_type_of(0, b, first + i);
+  } else {
+    std::fill_n(ether, n, plan.ether_type);
+  }
+
+  uint64_t* const start = &b.start_ms[first];
+  uint64_t* const end = &b.end_ms[first];
+  const bool has_start = plan.start_step != kNo &&
+                         decode_time(tmpl.steps[plan.start_step], rec, stride, n, start, ctx, k);
+  const bool has_end = plan.end_step != kNo &&
+                       decode_time(tmpl.steps[plan.end_step], rec, stride, n, end, ctx, k);
+  if (has_start && !has_end) std::copy_n(start, n, end);
+  if (has_end && !has_start) std::copy_n(end, n, start);
+  if (!has_start && !has_end) {
+    std::fill_n(start, n, k.export_ms);
+    std::fill_n(end, n, k.export_ms);
+  }
+
+  uint32_t* __restrict rate = &b.sampling_rate[first];
+  if (plan.sampler_step != kNo) {
+    // Records of one set mostly name one sampler: look it up when it changes.
+    const DecodeStep& s = tmpl.steps[plan.sampler_step];
+    uint64_t last_id = 0;
+    uint32_t last_rate = 0;
+    bool known = false;
+    each_uint(rec + s.offset, stride, s.width, n, [&](uint32_t i, uint64_t id) {
+      if (!known || id != last_id) {
+        last_rate = exp.sampler_rate(ctx.domain, id);
+        if (last_rate == 0) last_rate = k.domain_rate;
+        last_id = id;
+        known = true;
+      }
+      rate[i] = last_rate;
+    });
+  } else {
+    std::fill_n(rate, n, k.domain_rate);
+  }
+}
+
+// Decodes a data set through a columnar template: the record count is known up front, so rows
+// are reserved a chunk at a time (a chunk ends where a block fills).
+DecodeStatus decode_columnar(const uint8_t* data, uint32_t length, const CompiledTemplate& tmpl,
+                             const SetContext& ctx, const ExporterState& exporter, FlowOutput& out,
+                             DecodeCounters& counters) noexcept {
+  const uint32_t stride = tmpl.min_record_length;
+  const SetConstants k = set_constants(ctx, exporter);
+  const uint8_t* p = data;
+  uint32_t left = length / stride;
+  while (left > 0) {
+    uint32_t first = 0;
+    const uint32_t n = out.next_rows(left, first);
+    if (n == 0) {
+      counters.block_unavailable += left;
+      return DecodeStatus::kOk;
+    }
+    decode_chunk(p, n, tmpl, ctx, k, exporter, *out.block(), first);
+    counters.records += n;
+    p += size_t{n} * stride;
+    left -= n;
+  }
+  counters.padding_bytes += length % stride;
+  return DecodeStatus::kOk;
+}
+
 }  // namespace
 
 DecodeStatus decode_data_set(const uint8_t* data, uint32_t length, const CompiledTemplate& tmpl,
@@ -455,6 +865,8 @@ DecodeStatus decode_data_set(const uint8_t* data, uint32_t length, const Compile
     counters.padding_bytes += static_cast<uint64_t>(end - p);
     return DecodeStatus::kOk;
   }
+
+  if (tmpl.columnar) return decode_columnar(data, length, tmpl, ctx, exporter, out, counters);
 
   const SetConstants k = set_constants(ctx, exporter);
   while (static_cast<uint32_t>(end - p) >= min_len) {
