@@ -47,21 +47,27 @@ bool SocketSource::open(const std::vector<SocketListener>& listeners, std::strin
     sockaddr_storage ss{};
     socklen_t len = 0;
     int family = AF_INET;
+    int parsed = 0;
     if (l.bind_host.find(':') != std::string::npos) {
       auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
       a->sin6_family = AF_INET6;
       a->sin6_port = htons(l.port);
-      inet_pton(AF_INET6, l.bind_host.c_str(), &a->sin6_addr);
+      parsed = inet_pton(AF_INET6, l.bind_host.c_str(), &a->sin6_addr);
       family = AF_INET6;
       len = sizeof(sockaddr_in6);
     } else {
       auto* a = reinterpret_cast<sockaddr_in*>(&ss);
       a->sin_family = AF_INET;
       a->sin_port = htons(l.port);
-      inet_pton(AF_INET, l.bind_host.c_str(), &a->sin_addr);
+      parsed = inet_pton(AF_INET, l.bind_host.c_str(), &a->sin_addr);
       len = sizeof(sockaddr_in);
     }
     const std::string where = l.bind_host + ":" + std::to_string(l.port);
+    if (parsed != 1) {
+      // An unparsed address would leave the wildcard in place and listen everywhere.
+      error = where + ": \"" + l.bind_host + "\" is not an IPv4 or IPv6 address";
+      return false;
+    }
     const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       error = where + ": socket: " + std::strerror(errno);
