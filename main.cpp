@@ -223,11 +223,21 @@ int run_live(const config::Config& c) {
   std::vector<std::unique_ptr<exporter::LineSink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
 
+  for (size_t l = 0; l < c.listeners.size(); ++l) {
+    std::string error;
+    const dataplane::SocketListener probe{c.listeners[l].bind_host, c.listeners[l].port,
+                                          static_cast<uint16_t>(l)};
+    if (c.listeners[l].port != 0 && !dataplane::SocketSource::port_is_free(probe, error)) {
+      spdlog::error("cannot listen: {}", error);
+      return 1;
+    }
+  }
   std::vector<std::unique_ptr<dataplane::Worker>> workers;
   for (uint32_t i = 0; i < c.collector.workers; ++i) {
     dataplane::WorkerConfig wc;
     wc.index = i;
     wc.cpu = i < c.collector.cpus.size() ? static_cast<int>(c.collector.cpus[i]) : -1;
+    wc.blocks = c.collector.blocks_per_worker;
     for (size_t l = 0; l < c.listeners.size(); ++l) {
       wc.listeners.push_back({c.listeners[l].bind_host, c.listeners[l].port, static_cast<uint16_t>(l)});
       wc.listener_types.push_back(c.listeners[l].auto_detect ? decode::FlowType::kUnknown

@@ -330,7 +330,8 @@ void read_inputs(Reader& r, const toml::table& root, Config& c) {
 void read_collector(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "", "collector");
   if (t == nullptr) return;
-  r.check_keys(*t, "collector", {"mode", "workers", "cpus", "bind_host", "dpdk", "af_packet"});
+  r.check_keys(*t, "collector",
+               {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "dpdk", "af_packet"});
   std::string mode;
   r.read_string(*t, "collector", "mode", mode);
   if (mode == "socket") {
@@ -344,6 +345,7 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
             "\"" + mode + "\" is not a mode; expected socket, af_packet or dpdk");
   }
   r.read_uint(*t, "collector", "workers", 1, 256, c.collector.workers);
+  r.read_uint(*t, "collector", "blocks_per_worker", 4, 65536, c.collector.blocks_per_worker);
   r.read_uint_array(*t, "collector", "cpus", 4095, c.collector.cpus);
   r.read_string(*t, "collector", "bind_host", c.collector.bind_host);
   if (!valid_ip(c.collector.bind_host)) {

@@ -19,7 +19,47 @@ uint64_t wall_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+bool parse_address(const SocketListener& l, sockaddr_storage& ss, socklen_t& len) {
+  ss = {};
+  if (l.bind_host.find(':') != std::string::npos) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(l.port);
+    len = sizeof(sockaddr_in6);
+    return inet_pton(AF_INET6, l.bind_host.c_str(), &a->sin6_addr) == 1;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(l.port);
+  len = sizeof(sockaddr_in);
+  return inet_pton(AF_INET, l.bind_host.c_str(), &a->sin_addr) == 1;
+}
+
 }  // namespace
+
+bool SocketSource::port_is_free(const SocketListener& l, std::string& error) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  const std::string where = l.bind_host + ":" + std::to_string(l.port);
+  if (!parse_address(l, ss, len)) {
+    error = where + ": \"" + l.bind_host + "\" is not an IPv4 or IPv6 address";
+    return false;
+  }
+  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = where + ": socket: " + std::strerror(errno);
+    return false;
+  }
+  const int zero = 0;
+  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+  if (!ok) {
+    error = where + ": " + std::strerror(errno) +
+            (errno == EADDRINUSE ? " (another collector, or another program, holds it)" : "");
+  }
+  close(fd);
+  return ok;
+}
 
 SocketSource::SocketSource(uint32_t burst, int receive_buffer_bytes)
     : burst_(burst == 0 ? 1 : burst), receive_buffer_bytes_(receive_buffer_bytes) {
@@ -46,28 +86,13 @@ bool SocketSource::open(const std::vector<SocketListener>& listeners, std::strin
   for (const SocketListener& l : listeners) {
     sockaddr_storage ss{};
     socklen_t len = 0;
-    int family = AF_INET;
-    int parsed = 0;
-    if (l.bind_host.find(':') != std::string::npos) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons(l.port);
-      parsed = inet_pton(AF_INET6, l.bind_host.c_str(), &a->sin6_addr);
-      family = AF_INET6;
-      len = sizeof(sockaddr_in6);
-    } else {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      a->sin_family = AF_INET;
-      a->sin_port = htons(l.port);
-      parsed = inet_pton(AF_INET, l.bind_host.c_str(), &a->sin_addr);
-      len = sizeof(sockaddr_in);
-    }
     const std::string where = l.bind_host + ":" + std::to_string(l.port);
-    if (parsed != 1) {
+    if (!parse_address(l, ss, len)) {
       // An unparsed address would leave the wildcard in place and listen everywhere.
       error = where + ": \"" + l.bind_host + "\" is not an IPv4 or IPv6 address";
       return false;
     }
+    const int family = ss.ss_family;
     const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       error = where + ": socket: " + std::strerror(errno);

@@ -32,6 +32,11 @@ class SocketSource {
   SocketSource(const SocketSource&) = delete;
   SocketSource& operator=(const SocketSource&) = delete;
 
+  // Whether a listener's address and port are free, tried with a socket without SO_REUSEPORT:
+  // otherwise a second collector of the same user would join the port's SO_REUSEPORT group and
+  // silently take part of its datagrams. False with a message when taken.
+  static bool port_is_free(const SocketListener& listener, std::string& error);
+
   // Opens and binds the sockets; false with a message naming the listener on failure.
   bool open(const std::vector<SocketListener>& listeners, std::string& error);
 

@@ -43,7 +43,7 @@ struct WorkerConfig {
   int cpu = -1;                       // pin to this CPU; -1 leaves it to the scheduler
   std::vector<SocketListener> listeners;
   std::vector<decode::FlowType> listener_types;  // by listener index; kUnknown = auto-detect
-  uint32_t blocks = 32;               // FlowBlocks in this worker's pool
+  uint32_t blocks = 128;              // FlowBlocks in this worker's pool
   uint32_t burst = 32;                // datagrams per recvmmsg
   int receive_buffer_bytes = 32 << 20;
   uint64_t block_max_age_ms = 100;    // a partly filled block is handed off after this long

@@ -694,30 +694,39 @@ TEST_F(LiveCollector, RotatesTheOutputFileBySize) {
 }
 
 TEST_F(LiveCollector, FailsClearlyWhenThePortIsTaken) {
-  // A socket without SO_REUSEPORT holds the port: the collector's bind must fail, not share it.
-  const int holder = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(holder, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  options_.flow_port = ntohs(a.sin_port);
+  // Whether the port is held by a plain socket or by another collector's SO_REUSEPORT socket
+  // (which a second flowgate of the same user could otherwise join, splitting the datagrams
+  // silently), start-up must fail with a clear message.
+  for (const bool reuseport : {false, true}) {
+    SCOPED_TRACE(reuseport ? "holder with SO_REUSEPORT" : "plain holder");
+    const int holder = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(holder, 0);
+    const int one = 1;
+    if (reuseport) {
+      ASSERT_EQ(setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    options_.flow_port = ntohs(a.sin_port);
 
-  const fs::path conf = write_config("taken.conf", options_);
-  Child c;
-  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "taken.out", dir_ / "taken.err"));
-  const std::optional<int> code = c.wait_exit();
-  close(holder);
-  const std::string err = testing::read_text(dir_ / "taken.err");
-  ASSERT_TRUE(code.has_value()) << "the collector kept running: " << err;
-  EXPECT_EQ(*code, 1) << err;
-  EXPECT_NE(err.find("cannot listen: 127.0.0.1:" + std::to_string(options_.flow_port) +
-                     ": bind: Address already in use"),
-            std::string::npos)
-      << err;
-  EXPECT_FALSE(fs::exists(options_.output) && fs::file_size(options_.output) > 0);
+    const fs::path conf = write_config("taken.conf", options_);
+    Child c;
+    ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "taken.out", dir_ / "taken.err"));
+    const std::optional<int> code = c.wait_exit();
+    close(holder);
+    const std::string err = testing::read_text(dir_ / "taken.err");
+    ASSERT_TRUE(code.has_value()) << "the collector kept running: " << err;
+    EXPECT_EQ(*code, 1) << err;
+    EXPECT_NE(err.find("cannot listen: 127.0.0.1:" + std::to_string(options_.flow_port) +
+                       ": Address already in use"),
+              std::string::npos)
+        << err;
+    EXPECT_FALSE(fs::exists(options_.output) && fs::file_size(options_.output) > 0);
+  }
 }
 
 }  // namespace
