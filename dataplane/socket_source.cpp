@@ -35,16 +35,23 @@ bool parse_address(const SocketListener& l, sockaddr_storage& ss, socklen_t& len
   return inet_pton(AF_INET, l.bind_host.c_str(), &a->sin_addr) == 1;
 }
 
+// The socket address of a listener; false, with a message naming it, when bind_host is not an
+// address (left as the wildcard, the socket would listen everywhere).
+bool listener_address(const SocketListener& l, sockaddr_storage& ss, socklen_t& len,
+                      std::string& where, std::string& error) {
+  where = l.bind_host + ":" + std::to_string(l.port);
+  if (parse_address(l, ss, len)) return true;
+  error = where + ": \"" + l.bind_host + "\" is not an IPv4 or IPv6 address";
+  return false;
+}
+
 }  // namespace
 
 bool SocketSource::port_is_free(const SocketListener& l, std::string& error) {
   sockaddr_storage ss{};
   socklen_t len = 0;
-  const std::string where = l.bind_host + ":" + std::to_string(l.port);
-  if (!parse_address(l, ss, len)) {
-    error = where + ": \"" + l.bind_host + "\" is not an IPv4 or IPv6 address";
-    return false;
-  }
+  std::string where;
+  if (!listener_address(l, ss, len, where, error)) return false;
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = where + ": socket: " + std::strerror(errno);
@@ -86,12 +93,8 @@ bool SocketSource::open(const std::vector<SocketListener>& listeners, std::strin
   for (const SocketListener& l : listeners) {
     sockaddr_storage ss{};
     socklen_t len = 0;
-    const std::string where = l.bind_host + ":" + std::to_string(l.port);
-    if (!parse_address(l, ss, len)) {
-      // An unparsed address would leave the wildcard in place and listen everywhere.
-      error = where + ": \"" + l.bind_host + "\" is not an IPv4 or IPv6 address";
-      return false;
-    }
+    std::string where;
+    if (!listener_address(l, ss, len, where, error)) return false;
     const int family = ss.ss_family;
     const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -72,8 +72,8 @@ DecodeStatus parse_template_set(const uint8_t* p, const uint8_t* end, bool optio
         !read_fields(p, end, count, scopes, fields.data())) {
       return DecodeStatus::kBadTemplate;
     }
-    DecodeStatus s = compile_template(id, {fields.data(), count}, options, false, compiled, c);
-    if (s == DecodeStatus::kOk) s = store_template(compiled, ctx, templates, out, c);
+    const DecodeStatus s = compile_and_store(id, {fields.data(), count}, options, false, ctx,
+                                             templates, out, c, compiled);
     if (s != DecodeStatus::kOk) status = s;
   }
   return status;

@@ -38,8 +38,8 @@ DecodeStatus parse_templates(const uint8_t* p, const uint8_t* end, const SetCont
       const uint16_t type = load_be16(p);
       fields[i] = RawField{type, load_be16(p + 2), (type & kVendorFieldBit) != 0, false};
     }
-    DecodeStatus s = compile_template(id, {fields.data(), count}, false, false, compiled, c);
-    if (s == DecodeStatus::kOk) s = store_template(compiled, ctx, templates, out, c);
+    const DecodeStatus s = compile_and_store(id, {fields.data(), count}, false, false, ctx,
+                                             templates, out, c, compiled);
     if (s != DecodeStatus::kOk) status = s;
   }
   return status;
@@ -73,8 +73,8 @@ DecodeStatus parse_options_templates(const uint8_t* p, const uint8_t* end, const
       const uint16_t type = load_be16(p);
       fields[i] = RawField{type, load_be16(p + 2), (type & kVendorFieldBit) != 0, i < scopes};
     }
-    DecodeStatus s = compile_template(id, {fields.data(), count}, true, true, compiled, c);
-    if (s == DecodeStatus::kOk) s = store_template(compiled, ctx, templates, out, c);
+    const DecodeStatus s = compile_and_store(id, {fields.data(), count}, true, true, ctx,
+                                             templates, out, c, compiled);
     if (s != DecodeStatus::kOk) status = s;
   }
   return status;

@@ -922,6 +922,14 @@ DecodeStatus handle_data_set(uint16_t template_id, const uint8_t* data, uint32_t
   return DecodeStatus::kOk;
 }
 
+DecodeStatus compile_and_store(uint16_t id, std::span<const RawField> fields, bool options,
+                               bool v9_scope_types, const SetContext& ctx,
+                               TemplateCache& templates, FlowOutput& out,
+                               DecodeCounters& counters, CompiledTemplate& scratch) noexcept {
+  const DecodeStatus s = compile_template(id, fields, options, v9_scope_types, scratch, counters);
+  return s == DecodeStatus::kOk ? store_template(scratch, ctx, templates, out, counters) : s;
+}
+
 DecodeStatus store_template(const CompiledTemplate& tmpl, const SetContext& ctx,
                             TemplateCache& templates, FlowOutput& out,
                             DecodeCounters& counters) noexcept {

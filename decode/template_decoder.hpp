@@ -29,6 +29,13 @@ DecodeStatus compile_template(uint16_t id, std::span<const RawField> fields, boo
                               bool v9_scope_types, CompiledTemplate& out,
                               DecodeCounters& counters) noexcept;
 
+// Compiles a template record's fields (into `scratch`) and stores the result: the one path
+// every template and options template record of NetFlow v9 and IPFIX takes.
+DecodeStatus compile_and_store(uint16_t id, std::span<const RawField> fields, bool options,
+                               bool v9_scope_types, const SetContext& ctx,
+                               TemplateCache& templates, FlowOutput& out,
+                               DecodeCounters& counters, CompiledTemplate& scratch) noexcept;
+
 // Stores a compiled template, counts the outcome, and decodes any data sets held for it.
 DecodeStatus store_template(const CompiledTemplate& tmpl, const SetContext& ctx,
                             TemplateCache& templates, FlowOutput& out,
