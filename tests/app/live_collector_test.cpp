@@ -32,6 +32,7 @@
 #include "tests/dataplane/frame_builder.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/datagram_split.hpp"
+#include "tests/support/udp_port_holder.hpp"
 
 namespace flowgate {
 namespace {
@@ -699,19 +700,8 @@ TEST_F(LiveCollector, FailsClearlyWhenThePortIsTaken) {
   // silently), start-up must fail with a clear message.
   for (const bool reuseport : {false, true}) {
     SCOPED_TRACE(reuseport ? "holder with SO_REUSEPORT" : "plain holder");
-    const int holder = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(holder, 0);
-    const int one = 1;
-    if (reuseport) {
-      ASSERT_EQ(setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    options_.flow_port = ntohs(a.sin_port);
+    int holder = -1;
+    ASSERT_NO_FATAL_FAILURE(testing::hold_loopback_udp_port(reuseport, holder, options_.flow_port));
 
     const fs::path conf = write_config("taken.conf", options_);
     Child c;

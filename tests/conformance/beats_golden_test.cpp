@@ -2,7 +2,6 @@
 // (shared/corpus/beats-netflow-golden): for every golden, flowgate decodes the same number of
 // flow and options records from the same payloads, and the flow records agree field by field.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "decode/datagram_decoder.hpp"
+#include "tests/support/address_text.hpp"
 #include "tests/support/collecting_output.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/datagram_split.hpp"
@@ -22,6 +22,7 @@ namespace flowgate {
 namespace {
 
 using decode::IpAddress;
+using testing::format_address;
 
 // dat_tests.yaml: test name -> payload files in send order.
 std::map<std::string, std::vector<std::string>> load_dat_tests() {
@@ -44,16 +45,6 @@ std::map<std::string, std::vector<std::string>> load_dat_tests() {
     }
   }
   return tests;
-}
-
-std::string format_address(const IpAddress& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.is_v4()) {
-    inet_ntop(AF_INET, a.bytes.data() + 12, buf, sizeof buf);
-  } else {
-    inet_ntop(AF_INET6, a.bytes.data(), buf, sizeof buf);
-  }
-  return buf;
 }
 
 // "2015-10-08T19:03:46.14Z" -> ms since the epoch.

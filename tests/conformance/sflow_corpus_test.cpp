@@ -8,7 +8,6 @@
 //   extended router next hop and masks, extended gateway AS numbers.
 // The corpus holds no counter samples; counter values are covered by the unit tests.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -19,6 +18,7 @@
 
 #include "decode/datagram_decoder.hpp"
 #include "decode/sflow_decoder.hpp"
+#include "tests/support/address_text.hpp"
 #include "tests/support/collecting_output.hpp"
 #include "tests/support/corpus.hpp"
 
@@ -61,15 +61,9 @@ struct ExpectedDatagram {
   std::vector<ExpectedFlow> flows;
 };
 
+// As the expectations write it: an absent (zero) address is "".
 std::string format_address(const IpAddress& a) {
-  if (a.is_zero()) return "";
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.is_v4()) {
-    inet_ntop(AF_INET, a.bytes.data() + 12, buf, sizeof buf);
-  } else {
-    inet_ntop(AF_INET6, a.bytes.data(), buf, sizeof buf);
-  }
-  return buf;
+  return a.is_zero() ? "" : testing::format_address(a);
 }
 
 // clang-format off

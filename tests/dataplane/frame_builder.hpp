@@ -17,6 +17,12 @@ namespace flowgate::dataplane::testing {
 using Frame = std::vector<uint8_t>;
 using V6 = std::array<uint8_t, 16>;
 
+// The addresses test packets go between (documentation ranges, RFC 5737 and RFC 3849).
+inline constexpr std::array<uint8_t, 4> kSrc4 = {192, 0, 2, 1};
+inline constexpr std::array<uint8_t, 4> kDst4 = {198, 51, 100, 2};
+inline constexpr V6 kSrc6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+inline constexpr V6 kDst6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
+
 inline void put16(Frame& f, uint16_t v) {
   f.push_back(static_cast<uint8_t>(v >> 8));
   f.push_back(static_cast<uint8_t>(v));

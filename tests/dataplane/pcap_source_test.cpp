@@ -15,13 +15,13 @@ namespace {
 
 using testing::concat;
 using testing::Frame;
+using testing::kDst4;
+using testing::kDst6;
+using testing::kSrc4;
+using testing::kSrc6;
 using testing::V6;
 
 constexpr uint64_t kSecond = 1'000'000'000;
-constexpr std::array<uint8_t, 4> kSrc4 = {192, 0, 2, 1};
-constexpr std::array<uint8_t, 4> kDst4 = {198, 51, 100, 2};
-constexpr V6 kSrc6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
-constexpr V6 kDst6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
 
 std::string corpus(const char* relative) {
   return std::string(FLOWGATE_CORPUS_DIR) + "/" + relative;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "decode/ip_address.hpp"
+#include "tests/support/udp_port_holder.hpp"
 
 namespace flowgate::dataplane {
 namespace {
@@ -282,15 +283,9 @@ TEST(SocketSource, ReusePortLetsTwoSourcesShareAPort) {
 }
 
 TEST(SocketSource, FailsOnAPortHeldWithoutReusePort) {
-  const int holder = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(holder, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  const uint16_t port = ntohs(a.sin_port);
+  int holder = -1;
+  uint16_t port = 0;
+  ASSERT_NO_FATAL_FAILURE(flowgate::testing::hold_loopback_udp_port(false, holder, port));
 
   SocketSource source(8, 1 << 20);
   std::string error;

@@ -42,12 +42,12 @@ using testing::field;
 using testing::FlowDatagram;
 using testing::ipv4;
 
-constexpr uint32_t kUptime = 100'000;
-constexpr uint32_t kUnixSecs = 1'692'077'976;
-constexpr uint64_t kExportMs = uint64_t{kUnixSecs} * 1000;
-constexpr uint32_t kSourceId = 42;
+using testing::v9::kExportMs;
+using testing::v9::kSourceId;
+using testing::v9::kUnixSecs;
+using testing::v9::kUptime;
 
-FlowDatagram v9() { return FlowDatagram::netflow9(kUptime, kUnixSecs, kSourceId, 9); }
+FlowDatagram v9() { return testing::v9::datagram(); }
 
 IpAddress ipv6(std::initializer_list<uint8_t> prefix) {
   uint8_t b[16] = {};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/support/byte_writer.hpp"
+#include "tests/support/decoder_expect.hpp"
 #include "tests/support/decoder_harness.hpp"
 #include "tests/support/flow_wire.hpp"
 
@@ -28,13 +29,13 @@ using testing::field;
 using testing::FlowDatagram;
 using testing::ipv4;
 
-constexpr uint32_t kUptime = 100'000;
-constexpr uint32_t kUnixSecs = 1'692'077'976;
-constexpr uint64_t kExportMs = uint64_t{kUnixSecs} * 1000;
-constexpr uint32_t kSourceId = 42;
+using testing::v9::kExportMs;
+using testing::v9::kSourceId;
+using testing::v9::kUnixSecs;
+using testing::v9::kUptime;
 
 FlowDatagram v9(uint32_t source_id = kSourceId, uint32_t sequence = 9) {
-  return FlowDatagram::netflow9(kUptime, kUnixSecs, source_id, sequence);
+  return testing::v9::datagram(source_id, sequence);
 }
 
 // A template with one field of every column NetFlow v9 exporters commonly send.
@@ -70,16 +71,10 @@ ByteWriter small_records(std::initializer_list<uint16_t> ports) {
 }
 
 void expect_fault(DecoderHarness& h, const std::vector<uint8_t>& d, DecodeStatus want) {
-  const uint64_t before = h.counters.total_errors();
-  EXPECT_EQ(h.netflow9(d), want);
-  EXPECT_TRUE(h.contract_ok);
-  EXPECT_EQ(h.counters.total_errors(), before + 1);
+  testing::expect_fault(h, &DecoderHarness::netflow9, d, want);
 }
-
 void expect_fault(const std::vector<uint8_t>& d, DecodeStatus want) {
-  DecoderHarness h;
-  expect_fault(h, d, want);
-  EXPECT_EQ(h.counters.error(want), 1u);
+  testing::expect_fault(&DecoderHarness::netflow9, d, want);
 }
 
 void expect_full_record(const DecoderHarness& h, size_t i) {

@@ -50,15 +50,14 @@ void decode_one(State& st, TemplateCache& templates, std::span<const uint8_t> d,
   const FlowType expected =
       listener == FlowType::kUnknown ? flowgate::decode::detect_flow_type(bytes) : listener;
   DecodeCounters counters;
-  flowgate::decode::FlowOutput out = st.sink.begin(expected);
-  const DecodeStatus s =
-      listener == FlowType::kUnknown
-          ? flowgate::decode::decode_datagram(bytes, meta, templates, out, counters,
-                                              &st.interfaces)
-          : flowgate::decode::decode_datagram_as(listener, bytes, meta, templates, out, counters,
-                                                 &st.interfaces);
-  const uint64_t rows = st.sink.end(out);
-  flowgate::fuzz::check_datagram(s, counters, rows);
+  const DecodeStatus s = flowgate::fuzz::decode_checked(
+      st.sink, expected, counters, [&](flowgate::decode::FlowOutput& out) {
+        return listener == FlowType::kUnknown
+                   ? flowgate::decode::decode_datagram(bytes, meta, templates, out, counters,
+                                                       &st.interfaces)
+                   : flowgate::decode::decode_datagram_as(listener, bytes, meta, templates, out,
+                                                          counters, &st.interfaces);
+      });
   if (expected == FlowType::kUnknown) FLOWGATE_FUZZ_CHECK(s == DecodeStatus::kBadVersion);
   if (st.interfaces.size() == st.interfaces.capacity()) st.interfaces.clear();
 }
@@ -75,9 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::span<const uint8_t> input(data, size);
 
-  DatagramMeta meta;
-  meta.exporter = IpAddress::from_v4(0xc0000201);
-  meta.exporter_port = 2055;
+  DatagramMeta meta = flowgate::fuzz::exporter_meta(2055, 0);
 
   if (size == 0 || data[0] != kFramed) {
     st->now_ns += 100'000'000;

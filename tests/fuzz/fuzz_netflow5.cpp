@@ -14,27 +14,24 @@
 
 namespace {
 
-using flowgate::decode::DatagramMeta;
 using flowgate::decode::DecodeCounters;
 using flowgate::decode::DecodeStatus;
+using flowgate::decode::FlowOutput;
 using flowgate::decode::FlowType;
-using flowgate::decode::IpAddress;
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* sink = new flowgate::fuzz::BlockSink();
-  DatagramMeta meta;
-  meta.exporter = IpAddress::from_v4(0xc0000201);
-  meta.exporter_port = 2055;
-  meta.receive_ns = 1'700'000'000'000'000'000ull;
+  const flowgate::decode::DatagramMeta meta =
+      flowgate::fuzz::exporter_meta(2055, 1'700'000'000'000'000'000ull);
 
   DecodeCounters counters;
-  flowgate::decode::FlowOutput out = sink->begin(FlowType::kNetflow5);
-  const DecodeStatus s = flowgate::decode::decode_netflow5(std::as_bytes(std::span(data, size)),
-                                                           meta, out, counters);
-  const uint64_t rows = sink->end(out);
-  flowgate::fuzz::check_datagram(s, counters, rows);
+  const DecodeStatus s =
+      flowgate::fuzz::decode_checked(*sink, FlowType::kNetflow5, counters, [&](FlowOutput& out) {
+        return flowgate::decode::decode_netflow5(std::as_bytes(std::span(data, size)), meta, out,
+                                                 counters);
+      });
   if (s == DecodeStatus::kOk) {
     const uint32_t count = (uint32_t{data[2]} << 8) | data[3];
     FLOWGATE_FUZZ_CHECK(count >= 1 && count <= 30 && size >= 24 + count * 48u);

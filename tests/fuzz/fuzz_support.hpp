@@ -1,16 +1,20 @@
 #pragma once
 
 // Shared by the NetFlow / IPFIX / datagram fuzz targets: a block sink that survives across
-// inputs, and the decoder contract every input must keep. A broken contract traps, so the
+// inputs, the decoder contract every input must keep, and the whole target of a
+// template-based decoder (NetFlow v9, IPFIX). A broken contract traps, so the
 // fuzzer reports it as a crash with the input that broke it.
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
+#include "decode/datagram.hpp"
 #include "decode/decode_counters.hpp"
 #include "decode/flow_block.hpp"
 #include "decode/flow_output.hpp"
 #include "decode/flow_type.hpp"
+#include "decode/ip_address.hpp"
 #include "decode/template_cache.hpp"
 
 namespace flowgate::fuzz {
@@ -115,6 +119,61 @@ inline decode::TemplateCacheLimits small_limits() noexcept {
   l.max_pending_sets = 8;
   l.pending_ttl_ns = 2'000'000'000;
   return l;
+}
+
+// The exporter every single-decoder target pretends an input came from: 192.0.2.1:port.
+inline decode::DatagramMeta exporter_meta(uint16_t port, uint64_t receive_ns) noexcept {
+  decode::DatagramMeta meta;
+  meta.exporter = decode::IpAddress::from_v4(0xc0000201);
+  meta.exporter_port = port;
+  meta.receive_ns = receive_ns;
+  return meta;
+}
+
+// Decodes one input into `sink` with `decode(out)` and checks the datagram contract; returns
+// the decoder's status.
+template <typename Decode>
+decode::DecodeStatus decode_checked(BlockSink& sink, decode::FlowType expected,
+                                    const decode::DecodeCounters& counters, Decode&& decode) {
+  decode::FlowOutput out = sink.begin(expected);
+  const decode::DecodeStatus s = decode(out);
+  const uint64_t rows = sink.end(out);
+  check_datagram(s, counters, rows);
+  return s;
+}
+
+// A template-based decoder: decode_netflow9 or decode_ipfix.
+using TemplateDecoder = decode::DecodeStatus (*)(decode::Bytes, const decode::DatagramMeta&,
+                                                 decode::TemplateCache&, decode::FlowOutput&,
+                                                 decode::DecodeCounters&);
+
+// The whole fuzz target of a template-based decoder. One TemplateCache with small bounds lives
+// across inputs, so that a template from one input decodes (or releases held) data of a later
+// one, and the limit, eviction and expiry paths are reached. Every input checks the decoder's
+// contract and the cache's bounds.
+inline int fuzz_template_decoder(const uint8_t* data, size_t size, TemplateDecoder decoder,
+                                 decode::FlowType type, uint16_t port) {
+  static auto* sink = new BlockSink();
+  static auto* templates = new decode::TemplateCache(small_limits());
+  static uint64_t inputs = 0;
+  static uint64_t now_ns = 1'700'000'000'000'000'000ull;
+  // Time moves 100 ms per input; held data expires after 2 s. A fresh cache now and then
+  // keeps a long run from settling into a full one.
+  now_ns += 100'000'000;
+  if (++inputs % 16 == 0) templates->expire_pending(now_ns);
+  if (inputs % 4096 == 0) {
+    delete templates;
+    templates = new decode::TemplateCache(small_limits());
+  }
+
+  const decode::DatagramMeta meta = exporter_meta(port, now_ns);
+  decode::DecodeCounters counters;
+  const auto bytes = std::as_bytes(std::span(data, size));
+  decode_checked(*sink, type, counters, [&](decode::FlowOutput& out) {
+    return decoder(bytes, meta, *templates, out, counters);
+  });
+  check_cache(*templates);
+  return 0;
 }
 
 }  // namespace flowgate::fuzz

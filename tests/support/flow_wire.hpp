@@ -182,4 +182,17 @@ class FlowDatagram {
   int length_ = -1;
 };
 
+// The NetFlow v9 header the decoder tests share: sysUptime, export time and source ID, and a
+// datagram that carries them.
+namespace v9 {
+inline constexpr uint32_t kUptime = 100'000;
+inline constexpr uint32_t kUnixSecs = 1'692'077'976;
+inline constexpr uint64_t kExportMs = uint64_t{kUnixSecs} * 1000;
+inline constexpr uint32_t kSourceId = 42;
+
+inline FlowDatagram datagram(uint32_t source_id = kSourceId, uint32_t sequence = 9) {
+  return FlowDatagram::netflow9(kUptime, kUnixSecs, source_id, sequence);
+}
+}  // namespace v9
+
 }  // namespace flowgate::testing
