@@ -19,6 +19,9 @@
 #include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "export/metrics_format.hpp"
+#include "export/metrics_server.hpp"
+#include "export/pipeline_figures.hpp"
 #include "export/record_pipeline.hpp"
 
 namespace {
@@ -209,6 +212,47 @@ extern "C" void on_signal(int sig) {
   }
 }
 
+// Serves /metrics and /healthz from what the workers and the exporter thread publish. An
+// address set in the file must bind; the default one only warns when taken (another collector
+// on this host), so that collection itself does not depend on a free metrics port.
+bool start_metrics(const config::Config& c,
+                   const std::vector<std::unique_ptr<dataplane::Worker>>& workers,
+                   const exporter::PublishedPipelineFigures& figures,
+                   exporter::MetricsServer& server) {
+  if (c.metrics.listen.empty()) {
+    spdlog::info("metrics endpoint disabled ([metrics] listen = \"\")");
+    return true;
+  }
+  config::HostPort address;
+  if (!config::parse_host_port(c.metrics.listen, address)) {
+    spdlog::error("{}: metrics.listen: \"{}\" is not host:port or [IPv6]:port", c.path,
+                  c.metrics.listen);
+    return false;
+  }
+  auto render = [&workers, &figures] {
+    exporter::MetricsSnapshot s;
+    for (const auto& w : workers) {
+      s.decode.add(w->decode_counters());
+      s.workers.push_back(w->worker_counters());
+    }
+    s.pipeline = figures.load();
+    return exporter::format_metrics(s);
+  };
+  std::string error;
+  if (!server.start(address, render, error)) {
+    if (c.metrics.listen_explicit) {
+      spdlog::error("cannot serve metrics ([metrics] listen): {}", error);
+      return false;
+    }
+    spdlog::warn("metrics endpoint not started: default address {}; set [metrics] listen to "
+                 "another address, or \"\" to disable it",
+                 error);
+    return true;
+  }
+  spdlog::info("metrics on http://{}/metrics", c.metrics.listen);
+  return true;
+}
+
 // Socket mode: worker threads receive and decode; this thread is the exporter thread.
 int run_live(const config::Config& c) {
   if (c.collector.mode != config::Mode::kSocket) {
@@ -268,6 +312,9 @@ int run_live(const config::Config& c) {
                c.aggregation.enabled ? "on" : "off");
 
   exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
+  exporter::PublishedPipelineFigures figures;
+  exporter::MetricsServer metrics;
+  if (!start_metrics(c, workers, figures, metrics)) return 1;
   for (auto& w : workers) w->start();
 
   // Each pass takes what the workers handed off, returns the blocks, and runs the periodic work.
@@ -284,6 +331,7 @@ int run_live(const config::Config& c) {
       }
     }
     pipeline.tick(now);
+    figures.publish(exporter::PipelineFigures::of(pipeline));
     return taken;
   };
   while (!g_stop.load(std::memory_order_relaxed)) {
@@ -308,6 +356,7 @@ int run_live(const config::Config& c) {
   drain();
   for (auto& w : workers) w->join();
   pipeline.finish(wall_ms());
+  metrics.stop();
 
   decode::DecodeCounters dc;
   dataplane::WorkerCounters wk;

@@ -73,7 +73,8 @@ struct Output {
 };
 
 struct MetricsConfig {
-  std::string listen = "127.0.0.1:9108";
+  std::string listen = "127.0.0.1:9108";  // host:port or [IPv6]:port; "" disables the endpoint
+  bool listen_explicit = false;  // set in the file: failing to bind it stops start-up
 };
 
 struct Config {

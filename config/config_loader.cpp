@@ -9,6 +9,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "config/host_port.hpp"
+
 namespace flowgate::config {
 namespace {
 
@@ -448,7 +450,17 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
 void read_metrics_and_log(Reader& r, const toml::table& root, Config& c) {
   if (const toml::table* m = r.table(root, "", "metrics")) {
     r.check_keys(*m, "metrics", {"listen"});
-    r.read_string(*m, "metrics", "listen", c.metrics.listen);
+    r.read_string(*m, "metrics", "listen", c.metrics.listen, /*allow_empty=*/true);
+    if (const toml::node* n = m->get("listen"); n != nullptr && n->is_string()) {
+      c.metrics.listen_explicit = true;
+      HostPort address;
+      if (!c.metrics.listen.empty() && !parse_host_port(c.metrics.listen, address)) {
+        r.error(n->source(), "metrics.listen",
+                "\"" + c.metrics.listen +
+                    "\" is not host:port or [IPv6]:port with a port 1..65535; \"\" disables the "
+                    "endpoint");
+      }
+    }
   }
   if (const toml::table* l = r.table(root, "", "log")) {
     r.check_keys(*l, "log", {"level"});

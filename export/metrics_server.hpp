@@ -1,0 +1,47 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "config/host_port.hpp"
+
+namespace flowgate::exporter {
+
+// A minimal HTTP/1.1 server on its own thread for the control path: GET /metrics (the text
+// `render` returns, Prometheus format 0.0.4), GET /healthz ("ok"), 404 for anything else. One
+// connection at a time, one response per connection, requests bounded to kMaxRequestBytes and
+// a few seconds. It reads only what the other threads publish, so it never slows them.
+class MetricsServer {
+ public:
+  using Render = std::function<std::string()>;
+  static constexpr size_t kMaxRequestBytes = 8192;
+
+  MetricsServer() = default;
+  ~MetricsServer() { stop(); }
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // Binds and listens (false with the reason in `error`), then serves on a new thread.
+  bool start(const config::HostPort& address, Render render, std::string& error);
+  void stop();
+  uint16_t port() const noexcept { return port_; }
+
+  // The whole response (status line, headers, body) to a request head; exposed for tests.
+  static std::string respond(std::string_view request, const Render& render);
+
+ private:
+  void run();
+  void serve(int fd);
+
+  Render render_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace flowgate::exporter

@@ -1,0 +1,326 @@
+// The metrics endpoint as a user scrapes it: the real binary on free loopback ports, fed NetFlow
+// v5 corpus datagrams, /metrics fetched over a plain TCP socket.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/corpus.hpp"
+#include "tests/support/datagram_split.hpp"
+
+namespace flowgate {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using Payload = std::vector<uint8_t>;
+
+// Generous: conditions that normally hold within milliseconds; a wait ends once they hold.
+constexpr milliseconds kWaitLimit{30'000};
+
+void pause_ms(long ms) {
+  const timespec t{ms / 1000, (ms % 1000) * 1'000'000};
+  nanosleep(&t, nullptr);
+}
+
+template <typename F>
+bool wait_for(F&& condition, milliseconds limit = kWaitLimit) {
+  const auto deadline = Clock::now() + limit;
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    pause_ms(5);
+  }
+  return true;
+}
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  return a;
+}
+
+// A port that was free a moment ago: bind port 0, read what the kernel chose, close.
+uint16_t free_port(int type) {
+  const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+// The flowgate binary as a child process, stdout and stderr to files.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  bool start(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+    std::vector<std::string> all = {FLOWGATE_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string out_path = out.string();
+    const std::string err_path = err.string();
+    pid_ = fork();
+    if (pid_ == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0) _exit(126);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    return pid_ > 0;
+  }
+
+  void signal(int sig) const {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+
+  // The exit code, or nothing when it did not exit within `limit`.
+  std::optional<int> wait_exit(milliseconds limit = kWaitLimit) {
+    int status = 0;
+    const bool done = wait_for(
+        [&] { return pid_ <= 0 || waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
+    if (!done) return std::nullopt;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// GET over a plain socket; status 0 when the endpoint cannot be reached.
+HttpReply http_get(uint16_t port, const std::string& path) {
+  HttpReply r;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const sockaddr_in a = loopback(port);
+  const timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    if (fd >= 0) close(fd);
+    return r;
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return r;
+  }
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+  close(fd);
+  const size_t head_end = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) return r;
+  r.status = std::atoi(reply.c_str() + 9);
+  r.body = reply.substr(head_end + 4);
+  return r;
+}
+
+// Samples of an exposition ("name{labels}" -> value); comments skipped.
+std::map<std::string, uint64_t> samples(const std::string& exposition) {
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(exposition);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    out[line.substr(0, sp)] = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
+  }
+  return out;
+}
+
+uint64_t sum_prefixed(const std::map<std::string, uint64_t>& s, const std::string& name) {
+  uint64_t t = 0;
+  for (const auto& [k, v] : s) {
+    if (k == name || k.rfind(name + "{", 0) == 0) t += v;
+  }
+  return t;
+}
+
+class Metrics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("flowgate_metrics_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    sender_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  }
+  void TearDown() override {
+    if (sender_ >= 0) close(sender_);
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  fs::path write_config(uint16_t flow_port, const std::string& listen) {
+    const fs::path path = dir_ / "flowgate.conf";
+    std::ofstream(path) << "[[inputs.netflow]]\n"
+                           "  [[inputs.netflow.listeners]]\n"
+                           "    flow_type = \"auto\"\n"
+                           "    bind_host = \"127.0.0.1\"\n"
+                        << "    port = " << flow_port << "\n"
+                        << "[collector]\nworkers = 2\n"
+                           "[aggregation]\nenabled = false\n"
+                           "[[outputs]]\ntype = \"file\"\n"
+                        << "path = \"" << (dir_ / "out.jsonl").string() << "\"\n"
+                        << "flush_interval = \"50ms\"\n"
+                           "[metrics]\n"
+                        << "listen = \"" << listen << "\"\n";
+    return path;
+  }
+
+  bool send(const Payload& p, uint16_t port) const {
+    const sockaddr_in a = loopback(port);
+    return sendto(sender_, p.data(), p.size(), 0, reinterpret_cast<const sockaddr*>(&a),
+                  sizeof a) == static_cast<ssize_t>(p.size());
+  }
+
+  std::string log() const { return testing::read_text(dir_ / "stderr.log"); }
+
+  fs::path dir_;
+  int sender_ = -1;
+};
+
+TEST_F(Metrics, CountsWhatWasSentAndDecoded) {
+  std::vector<Payload> datagrams;
+  const std::vector<uint8_t> buf =
+      testing::read_file(testing::corpus_dir() / "logstash-codec-netflow/dat/netflow5.dat");
+  ASSERT_FALSE(buf.empty());
+  for (auto d : testing::split_datagrams(buf)) datagrams.emplace_back(d.begin(), d.end());
+  uint64_t records = 0;
+  for (const Payload& d : datagrams) {
+    ASSERT_GE(d.size(), 24u);
+    records += (uint64_t{d[2]} << 8) | d[3];  // NetFlow v5 header: record count
+  }
+  ASSERT_GT(records, 0u);
+
+  const uint16_t flow_port = free_port(SOCK_DGRAM);
+  const uint16_t metrics_port = free_port(SOCK_STREAM);
+  const fs::path conf = write_config(flow_port, "127.0.0.1:" + std::to_string(metrics_port));
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  ASSERT_TRUE(wait_for([&] { return http_get(metrics_port, "/healthz").status != 0; }))
+      << log();
+
+  const HttpReply health = http_get(metrics_port, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  EXPECT_EQ(http_get(metrics_port, "/nothing-here").status, 404);
+
+  const HttpReply before = http_get(metrics_port, "/metrics");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_NE(before.body.find("# TYPE flowgate_decode_datagrams_total counter"), std::string::npos);
+  EXPECT_EQ(samples(before.body).at("flowgate_decode_datagrams_total"), 0u);
+
+  for (const Payload& d : datagrams) {
+    ASSERT_TRUE(send(d, flow_port));
+    pause_ms(1);
+  }
+  std::map<std::string, uint64_t> s;
+  EXPECT_TRUE(wait_for([&] {
+    s = samples(http_get(metrics_port, "/metrics").body);
+    return s["flowgate_decode_datagrams_total"] == datagrams.size() &&
+           s["flowgate_pipeline_records_written_total"] == records;
+  })) << "datagrams " << s["flowgate_decode_datagrams_total"] << " of " << datagrams.size()
+      << ", written " << s["flowgate_pipeline_records_written_total"] << " of " << records;
+  EXPECT_EQ(s["flowgate_decode_records_total"], records);
+  EXPECT_EQ(sum_prefixed(s, "flowgate_worker_datagrams_received_total"), datagrams.size());
+  EXPECT_EQ(s.count("flowgate_worker_datagrams_received_total{worker=\"0\"}"), 1u);
+  EXPECT_EQ(s.count("flowgate_worker_datagrams_received_total{worker=\"1\"}"), 1u);
+  EXPECT_EQ(sum_prefixed(s, "flowgate_decode_errors_total"), 0u);
+  EXPECT_EQ(sum_prefixed(s, "flowgate_worker_kernel_drops_total"), 0u);
+  EXPECT_EQ(sum_prefixed(s, "flowgate_worker_ring_full_total"), 0u);
+
+  // A v5 header announcing one record and carrying none.
+  Payload truncated(24, 0);
+  truncated[1] = 5;
+  truncated[3] = 1;
+  ASSERT_TRUE(send(truncated, flow_port));
+  EXPECT_TRUE(wait_for([&] {
+    s = samples(http_get(metrics_port, "/metrics").body);
+    return s["flowgate_decode_errors_total{reason=\"truncated\"}"] == 1;
+  })) << s["flowgate_decode_errors_total{reason=\"truncated\"}"];
+  EXPECT_EQ(s["flowgate_decode_datagrams_total"], datagrams.size() + 1);
+  EXPECT_EQ(s["flowgate_decode_records_total"], records);
+
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
+}
+
+TEST_F(Metrics, RefusesToStartWhenTheConfiguredAddressIsTaken) {
+  const int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const uint16_t taken = ntohs(a.sin_port);
+
+  const fs::path conf = write_config(free_port(SOCK_DGRAM), "127.0.0.1:" + std::to_string(taken));
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(1));
+  EXPECT_NE(log().find("cannot serve metrics ([metrics] listen): 127.0.0.1:" +
+                       std::to_string(taken) + ": Address already in use"),
+            std::string::npos)
+      << log();
+  close(holder);
+}
+
+TEST_F(Metrics, EmptyListenDisablesTheEndpoint) {
+  const uint16_t flow_port = free_port(SOCK_DGRAM);
+  const fs::path conf = write_config(flow_port, "");
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  EXPECT_TRUE(wait_for([&] { return log().find("metrics endpoint disabled") != std::string::npos; }))
+      << log();
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
+}
+
+}  // namespace
+}  // namespace flowgate
