@@ -10,11 +10,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config_loader.hpp"
+#include "config/host_port.hpp"
+#include "dataplane/dpdk_runtime.hpp"
 #include "dataplane/pcap_source.hpp"
 #include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
@@ -212,11 +215,35 @@ extern "C" void on_signal(int sig) {
   }
 }
 
+// A running packet source as the exporter thread sees it: the shards it drains, how to stop
+// the source, and what the source adds to /metrics and to the exit summary.
+struct RunningSource {
+  std::vector<dataplane::DecodeShard*> shards;
+  std::function<void()> request_stop;
+  std::function<bool()> finished;
+  std::function<void()> join;
+  std::function<void()> tick = [] {};  // about once a second, on the exporter thread
+  std::function<void(exporter::MetricsSnapshot&)> add_metrics = [](exporter::MetricsSnapshot&) {};
+  std::function<uint64_t()> dropped = [] { return uint64_t{0}; };  // lost before decoding
+};
+
+exporter::MetricsSnapshot metrics_snapshot(const RunningSource& source,
+                                           const exporter::PublishedPipelineFigures& figures) {
+  exporter::MetricsSnapshot s;
+  for (const dataplane::DecodeShard* shard : source.shards) {
+    s.decode.add(shard->decode_counters());
+    s.workers.push_back(shard->worker_counters());
+    s.packets.add(shard->published_packet_counters());
+  }
+  s.pipeline = figures.load();
+  source.add_metrics(s);
+  return s;
+}
+
 // Serves /metrics and /healthz from what the workers and the exporter thread publish. An
 // address set in the file must bind; the default one only warns when taken (another collector
 // on this host), so that collection itself does not depend on a free metrics port.
-bool start_metrics(const config::Config& c,
-                   const std::vector<std::unique_ptr<dataplane::Worker>>& workers,
+bool start_metrics(const config::Config& c, const RunningSource& source,
                    const exporter::PublishedPipelineFigures& figures,
                    exporter::MetricsServer& server) {
   if (c.metrics.listen.empty()) {
@@ -229,14 +256,8 @@ bool start_metrics(const config::Config& c,
                   c.metrics.listen);
     return false;
   }
-  auto render = [&workers, &figures] {
-    exporter::MetricsSnapshot s;
-    for (const auto& w : workers) {
-      s.decode.add(w->decode_counters());
-      s.workers.push_back(w->worker_counters());
-    }
-    s.pipeline = figures.load();
-    return exporter::format_metrics(s);
+  auto render = [&source, &figures] {
+    return exporter::format_metrics(metrics_snapshot(source, figures));
   };
   std::string error;
   if (!server.start(address, render, error)) {
@@ -253,20 +274,100 @@ bool start_metrics(const config::Config& c,
   return true;
 }
 
-// Socket mode: worker threads receive and decode; this thread is the exporter thread.
-int run_live(const config::Config& c) {
-  if (c.collector.mode != config::Mode::kSocket) {
-    spdlog::error("{}: collector.mode = \"{}\" is not available in this version; use \"socket\"",
-                  c.path, c.collector.mode == config::Mode::kDpdk ? "dpdk" : "af_packet");
-    return 2;
-  }
-  if (c.listeners.empty()) {
-    spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
-    return 2;
-  }
-  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
-  if (!open_sinks(c, sinks)) return 1;
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
 
+// The exporter thread, the same for every packet source: takes the blocks the shards hand off,
+// returns them, runs the periodic work; on SIGTERM stops the source, drains the rings, flushes
+// aggregation and sinks, and logs the exit summary.
+int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks,
+                 RunningSource& source) {
+  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
+  exporter::PublishedPipelineFigures figures;
+  exporter::MetricsServer metrics;
+  if (!start_metrics(c, source, figures, metrics)) {
+    source.request_stop();
+    source.join();
+    return 1;
+  }
+  uint64_t next_tick_ms = 0;
+  auto drain = [&]() {
+    size_t taken = 0;
+    const uint64_t now = wall_ms();
+    for (dataplane::DecodeShard* shard : source.shards) {
+      decode::FlowBlock* b = nullptr;
+      while (shard->full_blocks().try_pop(b)) {
+        pipeline.add(*b, now);
+        b->clear();
+        shard->free_blocks().try_push(b);
+        ++taken;
+      }
+    }
+    pipeline.tick(now);
+    figures.publish(exporter::PipelineFigures::of(pipeline));
+    if (now >= next_tick_ms) {
+      source.tick();
+      next_tick_ms = now + 1000;
+    }
+    return taken;
+  };
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    if (g_reopen.exchange(false)) {
+      pipeline.reopen_sinks();
+      spdlog::info("output files reopened");
+    }
+    if (drain() == 0) {
+      const timespec pause{0, 1'000'000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+  // SIGTERM/SIGINT: the workers stop receiving and hand off their last blocks; everything in
+  // the rings is written; aggregation and sinks are flushed.
+  source.request_stop();
+  while (!source.finished()) drain();
+  drain();
+  source.join();
+  source.tick();
+  pipeline.finish(wall_ms());
+  metrics.stop();
+
+  const exporter::MetricsSnapshot s = metrics_snapshot(source, figures);
+  dataplane::WorkerCounters wk;
+  for (const dataplane::WorkerCounters& w : s.workers) wk.add(w);
+  const decode::DecodeCounters& dc = s.decode;
+  const uint64_t dropped = wk.kernel_drops + dc.total_errors() + wk.ring_full_records +
+                           dc.block_unavailable + dc.pending_dropped + pipeline.dropped() +
+                           wk.oversize + wk.reassembly_failures + source.dropped();
+  spdlog::info("exit summary: datagrams={} records={} written={} dropped={}", dc.datagrams,
+               dc.records, pipeline.written(), dropped);
+  spdlog::info("decode{}", decode_summary(dc));
+  return 0;
+}
+
+std::vector<decode::FlowType> listener_types(const config::Config& c) {
+  std::vector<decode::FlowType> types;
+  for (const config::Listener& l : c.listeners) {
+    types.push_back(l.auto_detect ? decode::FlowType::kUnknown : l.flow_type);
+  }
+  return types;
+}
+
+void log_listeners(const config::Config& c) {
+  for (const config::Listener& li : c.listeners) {
+    spdlog::info("listening on {}:{} for {}", li.bind_host, li.port,
+                 li.auto_detect ? "any protocol" : std::string(decode::flow_type_name(li.flow_type)));
+  }
+}
+
+// Socket mode: worker threads with SO_REUSEPORT sockets; this thread is the exporter thread.
+int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks) {
   for (size_t l = 0; l < c.listeners.size(); ++l) {
     std::string error;
     const dataplane::SocketListener probe{c.listeners[l].bind_host, c.listeners[l].port,
@@ -284,9 +385,8 @@ int run_live(const config::Config& c) {
     wc.blocks = c.collector.blocks_per_worker;
     for (size_t l = 0; l < c.listeners.size(); ++l) {
       wc.listeners.push_back({c.listeners[l].bind_host, c.listeners[l].port, static_cast<uint16_t>(l)});
-      wc.listener_types.push_back(c.listeners[l].auto_detect ? decode::FlowType::kUnknown
-                                                             : c.listeners[l].flow_type);
     }
+    wc.listener_types = listener_types(c);
     workers.push_back(std::make_unique<dataplane::Worker>(std::move(wc)));
     std::string error;
     if (!workers.back()->open(error)) {
@@ -294,82 +394,130 @@ int run_live(const config::Config& c) {
       return 1;
     }
   }
-
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  for (size_t l = 0; l < c.listeners.size(); ++l) {
-    const config::Listener& li = c.listeners[l];
-    spdlog::info("listening on {}:{} for {}", li.bind_host, li.port,
-                 li.auto_detect ? "any protocol" : std::string(decode::flow_type_name(li.flow_type)));
-  }
+  install_signal_handlers();
+  log_listeners(c);
   spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),
                c.aggregation.enabled ? "on" : "off");
 
-  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
-  exporter::PublishedPipelineFigures figures;
-  exporter::MetricsServer metrics;
-  if (!start_metrics(c, workers, figures, metrics)) return 1;
-  for (auto& w : workers) w->start();
-
-  // Each pass takes what the workers handed off, returns the blocks, and runs the periodic work.
-  auto drain = [&]() {
-    size_t taken = 0;
-    const uint64_t now = wall_ms();
-    for (auto& w : workers) {
-      decode::FlowBlock* b = nullptr;
-      while (w->full_blocks().try_pop(b)) {
-        pipeline.add(*b, now);
-        b->clear();
-        w->free_blocks().try_push(b);
-        ++taken;
-      }
-    }
-    pipeline.tick(now);
-    figures.publish(exporter::PipelineFigures::of(pipeline));
-    return taken;
+  RunningSource source;
+  for (auto& w : workers) source.shards.push_back(&w->shard());
+  source.request_stop = [&] {
+    for (auto& w : workers) w->request_stop();
   };
-  while (!g_stop.load(std::memory_order_relaxed)) {
-    if (g_reopen.exchange(false)) {
-      pipeline.reopen_sinks();
-      spdlog::info("output files reopened");
+  source.finished = [&] {
+    for (auto& w : workers) {
+      if (!w->finished()) return false;
     }
-    if (drain() == 0) {
-      const timespec pause{0, 1'000'000};
-      nanosleep(&pause, nullptr);
-    }
-  }
-  // SIGTERM/SIGINT: workers stop receiving and hand off their last blocks; everything in the
-  // rings is written; aggregation and sinks are flushed.
-  for (auto& w : workers) w->request_stop();
-  for (;;) {
-    bool all = true;
-    for (auto& w : workers) all = all && w->finished();
-    drain();
-    if (all) break;
-  }
-  drain();
-  for (auto& w : workers) w->join();
-  pipeline.finish(wall_ms());
-  metrics.stop();
+    return true;
+  };
+  source.join = [&] {
+    for (auto& w : workers) w->join();
+  };
+  for (auto& w : workers) w->start();
+  return run_exporter(c, std::move(sinks), source);
+}
 
-  decode::DecodeCounters dc;
-  dataplane::WorkerCounters wk;
-  for (auto& w : workers) {
-    dc.add(w->decode_counters());
-    wk.add(w->worker_counters());
+dataplane::DpdkOptions dpdk_options(const config::Config& c) {
+  const config::DpdkConfig& d = c.collector.dpdk;
+  dataplane::DpdkOptions o;
+  o.devices = d.devices;
+  o.eal_args = d.eal_args;
+  o.exporter_lcore = d.exporter_lcores.empty() ? 0 : d.exporter_lcores.front();
+  o.worker_lcores = d.worker_lcores;
+  o.dispatch_lcore = d.dispatch_lcore;
+  o.rss = d.rss == config::Rss::kHardware   ? dataplane::RssMode::kHardware
+          : d.rss == config::Rss::kSoftware ? dataplane::RssMode::kSoftware
+                                            : dataplane::RssMode::kAuto;
+  o.rx_queues = d.rx_queues;
+  o.rx_descriptors = d.rx_descriptors;
+  o.mbufs = d.mbufs;
+  o.mbuf_data_room = d.mbuf_data_room;
+  o.burst = d.burst;
+  o.idle_sleep_us = d.idle_sleep_us;
+  o.dispatch_ring = d.dispatch_ring;
+  for (const std::string& a : d.addresses) {
+    decode::IpAddress ip;
+    if (config::parse_ip(a, ip)) o.addresses.push_back(ip);
   }
-  const uint64_t dropped = wk.kernel_drops + dc.total_errors() + wk.ring_full_records +
-                           dc.block_unavailable + dc.pending_dropped + pipeline.dropped();
-  spdlog::info("exit summary: datagrams={} records={} written={} dropped={}", dc.datagrams,
-               dc.records, pipeline.written(), dropped);
-  spdlog::info("decode{}", decode_summary(dc));
-  return 0;
+  for (const config::Listener& l : c.listeners) o.listener_ports.push_back(l.port);
+  o.listener_types = listener_types(c);
+  o.blocks_per_worker = c.collector.blocks_per_worker;
+  return o;
+}
+
+void add_dpdk_metrics(const dataplane::DpdkFigures& f, exporter::MetricsSnapshot& s) {
+  auto port_samples = [&](const char* name, const char* help, auto field) {
+    for (const dataplane::DpdkPortFigures& p : f.ports) {
+      s.source.push_back({name, help, "{port=\"" + p.name + "\"}", p.*field, true});
+    }
+  };
+  using P = dataplane::DpdkPortFigures;
+  port_samples("dpdk_port_rx_packets_total", "packets the port received (rte_eth_stats ipackets)", &P::ipackets);
+  port_samples("dpdk_port_rx_bytes_total", "bytes the port received", &P::ibytes);
+  port_samples("dpdk_port_imissed_total",
+               "packets the NIC dropped for want of a free RX descriptor: the workers fell behind",
+               &P::imissed);
+  port_samples("dpdk_port_ierrors_total", "erroneous packets the port received", &P::ierrors);
+  port_samples("dpdk_port_rx_nombuf_total", "packets dropped for want of an mbuf in the pool",
+               &P::rx_nombuf);
+  port_samples("dpdk_port_tx_packets_total", "packets sent (ARP/ICMP/ND replies)", &P::opackets);
+  s.source.push_back({"dpdk_dispatched_total", "frames the software-RSS dispatcher handed to a worker",
+                      "", f.dispatched, true});
+  s.source.push_back({"dpdk_dispatch_ring_full_total",
+                      "frames dropped by the software-RSS dispatcher: the worker's ring was full",
+                      "", f.dispatch_ring_full, true});
+}
+
+// DPDK mode: pinned worker lcores poll the NIC queues; this thread (the EAL main lcore) is the
+// exporter.
+int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks) {
+  if (c.collector.dpdk.devices.empty()) {
+    spdlog::error("{}: collector.mode = \"dpdk\" needs [collector.dpdk] devices (PCI addresses "
+                  "or vdevs)",
+                  c.path);
+    return 2;
+  }
+  std::string error;
+  std::unique_ptr<dataplane::DpdkRuntime> dpdk = dataplane::DpdkRuntime::create(dpdk_options(c), error);
+  if (dpdk == nullptr) {
+    spdlog::error("dpdk: {}", error);
+    return 1;
+  }
+  install_signal_handlers();
+  log_listeners(c);
+  spdlog::info("{}; aggregation {}", dpdk->description(), c.aggregation.enabled ? "on" : "off");
+
+  RunningSource source;
+  source.shards = dpdk->shards();
+  source.request_stop = [&] { dpdk->request_stop(); };
+  source.finished = [&] { return dpdk->finished(); };
+  source.join = [&] { dpdk->shutdown(); };
+  source.tick = [&] { dpdk->refresh_port_figures(); };
+  source.add_metrics = [&](exporter::MetricsSnapshot& s) { add_dpdk_metrics(dpdk->figures(), s); };
+  source.dropped = [&] { return dpdk->figures().dropped(); };
+  if (!dpdk->launch(error)) {
+    spdlog::error("dpdk: {}", error);
+    dpdk->shutdown();
+    return 1;
+  }
+  return run_exporter(c, std::move(sinks), source);
+}
+
+int run_live(const config::Config& c) {
+  if (c.collector.mode == config::Mode::kAfPacket) {
+    spdlog::error("{}: collector.mode = \"af_packet\" is not available in this version; use "
+                  "\"socket\" or \"dpdk\"",
+                  c.path);
+    return 2;
+  }
+  if (c.listeners.empty()) {
+    spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
+    return 2;
+  }
+  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
+  if (!open_sinks(c, sinks)) return 1;
+  if (c.collector.mode == config::Mode::kDpdk) return run_dpdk(c, std::move(sinks));
+  return run_socket(c, std::move(sinks));
 }
 
 }  // namespace

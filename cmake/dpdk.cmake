@@ -4,7 +4,7 @@
 #   with SHELL:;
 # - headers are SYSTEM so -Werror applies to our code only.
 # Only dataplane/ .cpp files that need DPDK link this (it defines likely/unlikely/typeof).
-pkg_check_modules(DPDK QUIET libdpdk)
+pkg_check_modules(DPDK REQUIRED libdpdk)
 if(DPDK_FOUND)
   add_library(flowgate_dpdk INTERFACE)
   target_include_directories(flowgate_dpdk SYSTEM INTERFACE ${DPDK_INCLUDE_DIRS})

@@ -29,15 +29,23 @@ struct Input {
 
 enum class Mode : uint8_t { kSocket, kAfPacket, kDpdk };
 
+enum class Rss : uint8_t { kAuto, kHardware, kSoftware };
+
 struct DpdkConfig {
   std::vector<std::string> devices;
   std::vector<std::string> eal_args;
-  std::vector<uint32_t> worker_lcores;
-  std::vector<uint32_t> exporter_lcores;
+  std::vector<uint32_t> worker_lcores = {1};
+  std::vector<uint32_t> exporter_lcores = {0};
+  int dispatch_lcore = -1;            // -1: one past the highest worker or exporter lcore
+  Rss rss = Rss::kAuto;
   uint32_t rx_queues = 1;
+  uint32_t rx_descriptors = 1024;
   uint32_t mbufs = 65535;
+  uint32_t mbuf_data_room = 0;        // 0: DPDK's default (2048 bytes)
   uint32_t burst = 32;
-  std::string address;
+  uint32_t idle_sleep_us = 100;
+  uint32_t dispatch_ring = 4096;
+  std::vector<std::string> addresses;  // "address" and "addresses", answered for ARP/ICMP/ND
 };
 
 struct CollectorConfig {

@@ -197,8 +197,8 @@ class Reader {
 };
 
 bool valid_ip(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+  decode::IpAddress ignored;
+  return parse_ip(s, ignored);
 }
 
 // Two listeners collide when the kernel would hand one port's datagrams to both sockets:
@@ -356,20 +356,55 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   }
   if (const toml::table* d = r.table(*t, "collector", "dpdk")) {
     const std::string p = "collector.dpdk";
-    r.check_keys(*d, p, {"devices", "eal_args", "worker_lcores", "exporter_lcores", "rx_queues",
-                         "mbufs", "burst", "address"});
+    r.check_keys(*d, p, {"devices", "eal_args", "worker_lcores", "exporter_lcores",
+                         "dispatch_lcore", "rss", "rx_queues", "rx_descriptors", "mbufs",
+                         "mbuf_data_room", "burst", "idle_sleep_us", "dispatch_ring", "address",
+                         "addresses"});
     DpdkConfig& dp = c.collector.dpdk;
     r.read_string_array(*d, p, "devices", dp.devices);
     r.read_string_array(*d, p, "eal_args", dp.eal_args);
     r.read_uint_array(*d, p, "worker_lcores", 1023, dp.worker_lcores);
     r.read_uint_array(*d, p, "exporter_lcores", 1023, dp.exporter_lcores);
+    if (dp.worker_lcores.empty() && d->get("worker_lcores") != nullptr) {
+      r.error(d->get("worker_lcores")->source(), p + ".worker_lcores", "needs at least one lcore");
+    }
+    if (dp.exporter_lcores.size() != 1 && d->get("exporter_lcores") != nullptr) {
+      r.error(d->get("exporter_lcores")->source(), p + ".exporter_lcores",
+              "expected exactly one lcore (the EAL main lcore runs the exporter)");
+    }
+    r.read_uint(*d, p, "dispatch_lcore", 0, 1023, dp.dispatch_lcore);
+    std::string rss = "auto";
+    r.read_string(*d, p, "rss", rss);
+    if (rss == "hardware") {
+      dp.rss = Rss::kHardware;
+    } else if (rss == "software") {
+      dp.rss = Rss::kSoftware;
+    } else if (rss != "auto") {
+      r.error(d->get("rss")->source(), p + ".rss",
+              "\"" + rss + "\" is not an RSS mode; expected auto, hardware or software");
+    }
     r.read_uint(*d, p, "rx_queues", 1, 64, dp.rx_queues);
+    r.read_uint(*d, p, "rx_descriptors", 64, 32768, dp.rx_descriptors);
     r.read_uint(*d, p, "mbufs", 1023, 16'777'215, dp.mbufs);
+    r.read_uint(*d, p, "mbuf_data_room", 256, 65000, dp.mbuf_data_room);
     r.read_uint(*d, p, "burst", 1, 512, dp.burst);
-    r.read_string(*d, p, "address", dp.address);
-    if (!dp.address.empty() && !valid_ip(dp.address)) {
-      r.error(d->get("address")->source(), p + ".address",
-              "\"" + dp.address + "\" is not an IPv4 or IPv6 address");
+    r.read_uint(*d, p, "idle_sleep_us", 0, 100'000, dp.idle_sleep_us);
+    r.read_uint(*d, p, "dispatch_ring", 64, 1 << 20, dp.dispatch_ring);
+    if (d->get("dispatch_ring") != nullptr && (dp.dispatch_ring & (dp.dispatch_ring - 1)) != 0) {
+      r.error(d->get("dispatch_ring")->source(), p + ".dispatch_ring",
+              std::to_string(dp.dispatch_ring) + " is not a power of two");
+    }
+    std::string one;
+    r.read_string(*d, p, "address", one);
+    if (!one.empty()) dp.addresses.push_back(one);
+    std::vector<std::string> many;
+    r.read_string_array(*d, p, "addresses", many);
+    for (const std::string& a : many) dp.addresses.push_back(a);
+    for (const std::string& a : dp.addresses) {
+      if (!valid_ip(a)) {
+        const toml::node* n = d->get("addresses") != nullptr ? d->get("addresses") : d->get("address");
+        r.error(n->source(), p + ".addresses", "\"" + a + "\" is not an IPv4 or IPv6 address");
+      }
     }
   }
   if (const toml::table* a = r.table(*t, "collector", "af_packet")) {

@@ -7,7 +7,23 @@
 #include <string>
 #include <string_view>
 
+#include "decode/ip_address.hpp"
+
 namespace flowgate::config {
+
+// An IPv4 or IPv6 literal; false when `text` is neither.
+inline bool parse_ip(const std::string& text, decode::IpAddress& out) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) {
+    out = decode::IpAddress::from_v4_bytes(buf);
+    return true;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    out = decode::IpAddress::from_v6_bytes(buf);
+    return true;
+  }
+  return false;
+}
 
 // A TCP address written "host:port" (IPv4) or "[host]:port" (IPv6), as [metrics] listen.
 struct HostPort {

@@ -8,13 +8,8 @@
 #include <vector>
 
 #include "dataplane/socket_source.hpp"
-#include "dataplane/spsc_ring.hpp"
-#include "dataplane/worker_counters.hpp"
-#include "decode/decode_counters.hpp"
-#include "decode/flow_block.hpp"
-#include "decode/flow_output.hpp"
+#include "dataplane/decode_shard.hpp"
 #include "decode/flow_type.hpp"
-#include "decode/interface_counter_store.hpp"
 #include "decode/template_cache.hpp"
 
 namespace flowgate::dataplane {
@@ -31,10 +26,8 @@ struct WorkerConfig {
   decode::TemplateCacheLimits template_limits;
 };
 
-// One worker thread: receives from its sockets, decodes with its own template cache (the shard
-// owns its exporters: no locks), fills FlowBlocks from its pool and hands full ones to the
-// exporter thread through an SPSC ring; the exporter returns them through a second ring. A full
-// ring drops the block and counts it; the worker never blocks on the exporter.
+// A socket-mode worker thread: receives from its own SO_REUSEPORT sockets and decodes into its
+// DecodeShard, which carries full FlowBlocks to the exporter thread.
 class Worker {
  public:
   explicit Worker(WorkerConfig config);
@@ -47,44 +40,24 @@ class Worker {
   // Asks the thread to stop: it drains its sockets, hands off its last block and exits.
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   void join();
-  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+  bool finished() const noexcept { return shard_.finished(); }
 
-  // Exporter side of the rings.
-  SpscRing<decode::FlowBlock*>& full_blocks() noexcept { return full_; }
-  SpscRing<decode::FlowBlock*>& free_blocks() noexcept { return free_; }
-
-  // Counter snapshots published by the worker every housekeeping pass (relaxed atomics: a
-  // reader on another core sums them without stopping the worker).
-  decode::DecodeCounters decode_counters() const noexcept;
-  WorkerCounters worker_counters() const noexcept;
+  DecodeShard& shard() noexcept { return shard_; }
+  const DecodeShard& shard() const noexcept { return shard_; }
+  SpscRing<decode::FlowBlock*>& full_blocks() noexcept { return shard_.full_blocks(); }
+  SpscRing<decode::FlowBlock*>& free_blocks() noexcept { return shard_.free_blocks(); }
+  decode::DecodeCounters decode_counters() const noexcept { return shard_.decode_counters(); }
+  WorkerCounters worker_counters() const noexcept { return shard_.worker_counters(); }
   uint16_t bound_port(size_t socket_index) const noexcept { return source_.bound_port(socket_index); }
 
  private:
-  static decode::FlowBlock* refill(void* ctx, decode::FlowBlock* full) noexcept;
   void run() noexcept;
-  void hand_off(decode::FlowBlock* block) noexcept;
   void housekeeping(uint64_t now_ms) noexcept;
-  void publish() noexcept;
 
   WorkerConfig config_;
   SocketSource source_;
-  std::unique_ptr<decode::TemplateCache> templates_;
-  decode::InterfaceCounterStore interface_counters_;
-  std::vector<std::unique_ptr<decode::FlowBlock>> pool_;
-  SpscRing<decode::FlowBlock*> full_;
-  SpscRing<decode::FlowBlock*> free_;
-  decode::FlowOutput out_;
-  uint64_t block_started_ms_ = 0;
-  decode::DecodeCounters decode_;
-  WorkerCounters counters_;
-
-  static constexpr size_t kDecodeSlots =
-      static_cast<size_t>(decode::DecodeStatus::kCount) + 64;
-  std::vector<std::atomic<uint64_t>> published_decode_;
-  std::vector<std::atomic<uint64_t>> published_worker_;
-
+  DecodeShard shard_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> finished_{false};
   std::thread thread_;
 };
 

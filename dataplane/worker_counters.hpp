@@ -4,14 +4,23 @@
 
 namespace flowgate::dataplane {
 
-// Worker counters that are not decode reasons. X(member, help)
+// Worker counters that are not decode reasons. The frame-level ones (rx_frames .. tx_failed)
+// count only in the modes that see frames (dpdk, af_packet). X(member, help)
 #define FLOWGATE_WORKER_COUNTERS(X)                                                     \
-  X(datagrams_received, "UDP datagrams received from the sockets")                       \
+  X(datagrams_received, "UDP datagrams to a listener handed to the decoder")             \
   X(blocks_sent, "FlowBlocks handed to the exporter thread")                             \
   X(ring_full, "FlowBlocks dropped because the ring to the exporter thread was full")    \
   X(ring_full_records, "records in the FlowBlocks dropped for a full ring")             \
   X(kernel_drops, "datagrams the kernel dropped on a full socket buffer (SO_RXQ_OVFL)")  \
-  X(receive_errors, "recvmmsg failures other than 'no data'")
+  X(receive_errors, "recvmmsg failures other than 'no data'")                           \
+  X(rx_frames, "frames received from the NIC queue or packet ring")                      \
+  X(rx_bytes, "bytes of those frames")                                                   \
+  X(multi_segment, "frames that arrived in chained buffers and were read through")       \
+  X(oversize, "frames longer than 64 KiB, dropped")                                      \
+  X(non_listener, "UDP datagrams to a port no listener has, dropped")                    \
+  X(reassembly_failures, "fragmented datagrams abandoned: timed out, evicted, overlapping or bad") \
+  X(control_replies, "ARP, ICMP echo and neighbour advertisement replies sent")          \
+  X(tx_failed, "replies that could not be sent (no TX queue, buffer or descriptor)")
 
 struct WorkerCounters {
 #define FLOWGATE_X(m, h) uint64_t m = 0;

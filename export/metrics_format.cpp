@@ -56,11 +56,24 @@ std::string format_metrics(const MetricsSnapshot& s) {
   FLOWGATE_WORKER_COUNTERS(FLOWGATE_X)
 #undef FLOWGATE_X
 
+  s.packets.for_each([&](std::string_view name, std::string_view help, uint64_t v) {
+    const std::string n = "frames_" + std::string(name) + "_total";
+    header(out, n, "counter", help);
+    sample(out, n, "", v);
+  });
+
 #define FLOWGATE_X(m, n, t, h) \
   header(out, n, t, h);        \
   sample(out, n, "", s.pipeline.m);
   FLOWGATE_PIPELINE_FIGURES(FLOWGATE_X)
 #undef FLOWGATE_X
+
+  std::string last;
+  for (const SourceSample& x : s.source) {
+    if (x.name != last) header(out, x.name, x.counter ? "counter" : "gauge", x.help);
+    last = x.name;
+    sample(out, x.name, x.labels, x.value);
+  }
   return out;
 }
 

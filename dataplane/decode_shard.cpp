@@ -1,0 +1,166 @@
+#include "dataplane/decode_shard.hpp"
+
+#include <time.h>
+
+#include "decode/datagram_decoder.hpp"
+
+namespace flowgate::dataplane {
+namespace {
+
+constexpr size_t kErrorSlots = static_cast<size_t>(decode::DecodeStatus::kCount);
+
+// Each counter struct flattened for publication, in X-macro order (decode: the error array
+// first, then the events).
+template <typename Fn>
+void for_each_slot(decode::DecodeCounters& c, Fn&& fn) {
+  for (size_t i = 0; i < kErrorSlots; ++i) fn(c.errors[i]);
+#define FLOWGATE_X(m, h) fn(c.m);
+  FLOWGATE_DECODE_EVENTS(FLOWGATE_X)
+#undef FLOWGATE_X
+}
+
+template <typename Fn>
+void for_each_slot(WorkerCounters& c, Fn&& fn) {
+#define FLOWGATE_X(m, h) fn(c.m);
+  FLOWGATE_WORKER_COUNTERS(FLOWGATE_X)
+#undef FLOWGATE_X
+}
+
+template <typename Fn>
+void for_each_slot(PacketCounters& c, Fn&& fn) {
+#define FLOWGATE_X(m, h) fn(c.m);
+  FLOWGATE_PACKET_COUNTERS(FLOWGATE_X)
+#undef FLOWGATE_X
+}
+
+template <typename Counters>
+size_t slot_count() {
+  Counters c;
+  size_t n = 0;
+  for_each_slot(c, [&](uint64_t&) { ++n; });
+  return n;
+}
+
+template <typename Counters>
+void store(Counters& c, std::vector<std::atomic<uint64_t>>& slots) {
+  size_t i = 0;
+  for_each_slot(c, [&](uint64_t& v) { slots[i++].store(v, std::memory_order_relaxed); });
+}
+
+template <typename Counters>
+Counters load(const std::vector<std::atomic<uint64_t>>& slots) {
+  Counters c;
+  size_t i = 0;
+  for_each_slot(c, [&](uint64_t& v) { v = slots[i++].load(std::memory_order_relaxed); });
+  return c;
+}
+
+}  // namespace
+
+DecodeShard::DecodeShard(ShardConfig config)
+    : config_(std::move(config)),
+      templates_(std::make_unique<decode::TemplateCache>(config_.template_limits)),
+      full_(config_.blocks),
+      free_(config_.blocks),
+      out_(nullptr, &DecodeShard::refill, this),
+      published_decode_(slot_count<decode::DecodeCounters>()),
+      published_worker_(slot_count<WorkerCounters>()),
+      published_packets_(slot_count<PacketCounters>()) {
+  pool_.reserve(config_.blocks);
+  for (uint32_t i = 0; i < config_.blocks; ++i) {
+    pool_.push_back(std::make_unique<decode::FlowBlock>());
+    free_.try_push(pool_.back().get());
+  }
+}
+
+void DecodeShard::decode(const UdpDatagram& d, uint16_t listener) noexcept {
+  ++counters_.datagrams_received;
+  const decode::FlowType type = listener < config_.listener_types.size()
+                                    ? config_.listener_types[listener]
+                                    : decode::FlowType::kUnknown;
+  const decode::DatagramMeta meta = d.meta(listener);
+  if (type == decode::FlowType::kUnknown) {
+    decode::decode_datagram(d.payload, meta, *templates_, out_, decode_, &interface_counters_);
+  } else {
+    decode::decode_datagram_as(type, d.payload, meta, *templates_, out_, decode_,
+                               &interface_counters_);
+  }
+}
+
+void DecodeShard::hand_off(decode::FlowBlock* block) noexcept {
+  if (block == nullptr || block->size == 0) return;
+  if (full_.try_push(block)) {
+    ++counters_.blocks_sent;
+    return;
+  }
+  // The exporter thread is behind: drop the block (counted) and keep it for reuse.
+  ++counters_.ring_full;
+  counters_.ring_full_records += block->size;
+  block->clear();
+  free_.try_push(block);
+}
+
+decode::FlowBlock* DecodeShard::refill(void* ctx, decode::FlowBlock* full) noexcept {
+  auto* self = static_cast<DecodeShard*>(ctx);
+  self->hand_off(full);
+  decode::FlowBlock* next = nullptr;
+  if (!self->free_.try_pop(next)) return nullptr;  // pool exhausted: records counted as lost
+  next->clear();
+  self->block_started_ms_ = 0;
+  return next;
+}
+
+void DecodeShard::housekeeping(uint64_t now_ms) noexcept {
+  decode::FlowBlock* b = out_.block();
+  if (b != nullptr && b->size > 0) {
+    if (block_started_ms_ == 0) {
+      block_started_ms_ = now_ms;
+    } else if (now_ms - block_started_ms_ >= config_.block_max_age_ms) {
+      // A quiet link still delivers: hand off what there is.
+      decode::FlowBlock* next = refill(this, b);
+      out_ = decode::FlowOutput(next, &DecodeShard::refill, this);
+    }
+  }
+  decode_.pending_dropped += templates_->expire_pending(now_ms * 1'000'000);
+  publish();
+}
+
+void DecodeShard::finish() noexcept {
+  decode::FlowBlock* last = out_.block();
+  out_ = decode::FlowOutput(nullptr, &DecodeShard::refill, this);
+  if (last != nullptr && last->size > 0) {
+    bool sent = false;
+    for (int i = 0; i < 5000 && !(sent = full_.try_push(last)); ++i) {
+      const timespec pause{0, 1'000'000};
+      nanosleep(&pause, nullptr);
+    }
+    if (sent) {
+      ++counters_.blocks_sent;
+    } else {
+      ++counters_.ring_full;
+      counters_.ring_full_records += last->size;
+    }
+  }
+  publish();
+  finished_.store(true, std::memory_order_release);
+}
+
+void DecodeShard::publish() noexcept {
+  store(decode_, published_decode_);
+  store(counters_, published_worker_);
+  store(packets_, published_packets_);
+}
+
+decode::DecodeCounters DecodeShard::decode_counters() const noexcept {
+  return load<decode::DecodeCounters>(published_decode_);
+}
+
+WorkerCounters DecodeShard::worker_counters() const noexcept {
+  return load<WorkerCounters>(published_worker_);
+}
+
+PacketCounters DecodeShard::published_packet_counters() const noexcept {
+  return load<PacketCounters>(published_packets_);
+}
+
+}  // namespace flowgate::dataplane

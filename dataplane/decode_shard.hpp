@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dataplane/packet_counters.hpp"
+#include "dataplane/spsc_ring.hpp"
+#include "dataplane/udp_datagram.hpp"
+#include "dataplane/worker_counters.hpp"
+#include "decode/decode_counters.hpp"
+#include "decode/flow_block.hpp"
+#include "decode/flow_output.hpp"
+#include "decode/flow_type.hpp"
+#include "decode/interface_counter_store.hpp"
+#include "decode/template_cache.hpp"
+
+namespace flowgate::dataplane {
+
+struct ShardConfig {
+  uint32_t index = 0;
+  std::vector<decode::FlowType> listener_types;  // by listener index; kUnknown = auto-detect
+  uint32_t blocks = 128;              // FlowBlocks in this shard's pool
+  uint64_t block_max_age_ms = 100;    // a partly filled block is handed off after this long
+  decode::TemplateCacheLimits template_limits;
+};
+
+// What every worker owns whatever its packet source (sockets, DPDK queues, AF_PACKET rings):
+// its own template cache (a shard owns its exporters, so there are no locks), a pool of
+// FlowBlocks it fills, and the SPSC rings that carry full blocks to the exporter thread and
+// bring them back. A full ring drops the block and counts it; a shard never blocks on the
+// exporter. Counters are written only by the owning thread and published in housekeeping
+// as relaxed atomics, so another core sums them without stopping the worker.
+class DecodeShard {
+ public:
+  explicit DecodeShard(ShardConfig config);
+  DecodeShard(const DecodeShard&) = delete;
+  DecodeShard& operator=(const DecodeShard&) = delete;
+
+  // Decodes one datagram matched to `listener` into the current block.
+  void decode(const UdpDatagram& d, uint16_t listener) noexcept;
+
+  // Periodic work (every N polls, never per packet): hands off a block older than its age
+  // limit, expires pending data, publishes counters.
+  void housekeeping(uint64_t now_ms) noexcept;
+
+  // Stop: hands off the last block, waiting (bounded) for room rather than dropping it, and
+  // publishes the final counters. Call once, from the owning thread.
+  void finish() noexcept;
+  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+
+  // Owner-thread counters the source fills in (socket drops, frames parsed, ...).
+  WorkerCounters& counters() noexcept { return counters_; }
+  PacketCounters& packet_counters() noexcept { return packets_; }
+
+  // Exporter side of the rings.
+  SpscRing<decode::FlowBlock*>& full_blocks() noexcept { return full_; }
+  SpscRing<decode::FlowBlock*>& free_blocks() noexcept { return free_; }
+
+  // Snapshots of what was last published.
+  decode::DecodeCounters decode_counters() const noexcept;
+  WorkerCounters worker_counters() const noexcept;
+  PacketCounters published_packet_counters() const noexcept;
+
+  uint32_t index() const noexcept { return config_.index; }
+
+ private:
+  static decode::FlowBlock* refill(void* ctx, decode::FlowBlock* full) noexcept;
+  void hand_off(decode::FlowBlock* block) noexcept;
+  void publish() noexcept;
+
+  ShardConfig config_;
+  std::unique_ptr<decode::TemplateCache> templates_;
+  decode::InterfaceCounterStore interface_counters_;
+  std::vector<std::unique_ptr<decode::FlowBlock>> pool_;
+  SpscRing<decode::FlowBlock*> full_;
+  SpscRing<decode::FlowBlock*> free_;
+  decode::FlowOutput out_;
+  uint64_t block_started_ms_ = 0;
+  decode::DecodeCounters decode_;
+  WorkerCounters counters_;
+  PacketCounters packets_;
+
+  std::vector<std::atomic<uint64_t>> published_decode_;
+  std::vector<std::atomic<uint64_t>> published_worker_;
+  std::vector<std::atomic<uint64_t>> published_packets_;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace flowgate::dataplane
