@@ -464,7 +464,7 @@ void add_dpdk_metrics(const dataplane::DpdkFigures& f, exporter::MetricsSnapshot
   s.source.push_back({"dpdk_dispatched_total", "frames the software-RSS dispatcher handed to a worker",
                       "", f.dispatched, true});
   s.source.push_back({"dpdk_dispatch_ring_full_total",
-                      "frames dropped by the software-RSS dispatcher: the worker's ring was full",
+                      "frames dropped by the software-RSS dispatcher: a worker's ring stayed full for 100 ms",
                       "", f.dispatch_ring_full, true});
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "decode/hash.hpp"
+
 namespace flowgate::dataplane {
 namespace {
 
@@ -94,21 +96,17 @@ uint32_t source_shard(const uint8_t* f, size_t n, uint32_t shards) noexcept {
     type = static_cast<uint16_t>(f[l2] << 8 | f[l2 + 1]);
   }
   l2 += 2;
-  const uint8_t* src = nullptr;
-  size_t len = 0;
+  decode::IpAddress src;
   if (type == 0x0800 && n >= l2 + 16) {
-    src = f + l2 + 12;
-    len = 4;
+    src = decode::IpAddress::from_v4_bytes(f + l2 + 12);
   } else if (type == 0x86dd && n >= l2 + 24) {
-    src = f + l2 + 8;
-    len = 16;
+    src = decode::IpAddress::from_v6_bytes(f + l2 + 8);
   } else {
     return 0;
   }
-  // FNV-1a over the address, then a multiply-shift to spread it over the workers.
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; ++i) h = (h ^ src[i]) * 16777619u;
-  return static_cast<uint32_t>((static_cast<uint64_t>(h) * shards) >> 32);
+  // The tables' hash, then multiply-shift onto the workers.
+  const uint64_t h = decode::hash_address(src, 0) >> 32;
+  return static_cast<uint32_t>((h * shards) >> 32);
 }
 
 }  // namespace flowgate::dataplane

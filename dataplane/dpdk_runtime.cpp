@@ -225,9 +225,14 @@ class LcoreWorker {
 };
 
 // Software RSS: reads every RX queue and hands each frame to the ring of the worker that owns
-// its exporter. A full ring drops the frame (counted): the dispatcher never waits.
+// its exporter. When a worker's ring is full the dispatcher holds what did not fit and stops
+// reading the NIC until there is room, so a busy worker slows intake (the NIC then counts its
+// own drops in imissed) instead of losing frames already received; a worker that takes
+// nothing for kStallLimitMs has its held frames dropped (counted), so it cannot stall the rest.
 class Dispatcher {
  public:
+  static constexpr uint64_t kStallLimitMs = 100;
+
   Dispatcher(const DpdkOptions& o, Shared& shared) : options_(o), shared_(shared) {}
   std::vector<RxQueue> queues;
   std::vector<rte_ring*> rings;
@@ -237,6 +242,12 @@ class Dispatcher {
     return 0;
   }
 
+  void size_for(size_t workers) {
+    held_.assign(workers, std::vector<rte_mbuf*>(kMaxBurst));
+    held_count_.assign(workers, 0);
+    held_first_.assign(workers, 0);
+  }
+
  private:
   void run() noexcept {
     uint32_t idle = 0;
@@ -244,54 +255,93 @@ class Dispatcher {
       if (poll_once() == 0) idle_pause(idle, options_.idle_sleep_us);
       else idle = 0;
     }
-    for (int quiet = 0, rounds = 0; quiet < 4 && rounds < 100000; ++rounds) {
-      quiet = poll_once() > 0 ? 0 : quiet + 1;
+    for (int quiet = 0, rounds = 0; quiet < 4 && rounds < 1'000'000; ++rounds) {
+      if (poll_once() > 0) {
+        quiet = 0;
+      } else if (any_held()) {
+        rte_pause();
+      } else {
+        ++quiet;
+      }
     }
+    for (uint32_t w = 0; w < held_.size(); ++w) drop_held(w);
+    publish();
     shared_.dispatch_done.store(true, std::memory_order_release);
   }
 
+  bool any_held() const noexcept {
+    for (uint32_t c : held_count_) {
+      if (c != 0) return true;
+    }
+    return false;
+  }
+
+  // Offers worker w's held frames to its ring; true when none are left.
+  bool offer(uint32_t w) noexcept {
+    uint32_t& n = held_count_[w];
+    if (n == 0) return true;
+    const unsigned sent = rte_ring_sp_enqueue_burst(
+        rings[w], reinterpret_cast<void* const*>(held_[w].data() + held_first_[w]), n, nullptr);
+    dispatched_ += sent;
+    held_first_[w] += sent;
+    n -= sent;
+    if (n == 0) {
+      held_first_[w] = 0;
+      return true;
+    }
+    return false;
+  }
+
+  void drop_held(uint32_t w) noexcept {
+    if (held_count_[w] == 0) return;
+    ring_full_ += held_count_[w];
+    rte_pktmbuf_free_bulk(held_[w].data() + held_first_[w], held_count_[w]);
+    held_count_[w] = 0;
+    held_first_[w] = 0;
+  }
+
+  void publish() noexcept {
+    shared_.dispatched.store(dispatched_, std::memory_order_relaxed);
+    shared_.dispatch_ring_full.store(ring_full_, std::memory_order_relaxed);
+  }
+
   uint32_t poll_once() noexcept {
-    const uint32_t burst = std::min(options_.burst, kMaxBurst);
     const uint32_t workers = static_cast<uint32_t>(rings.size());
+    bool blocked = false;
+    for (uint32_t w = 0; w < workers; ++w) blocked = !offer(w) || blocked;
+    if (blocked) {
+      const uint64_t now = rte_get_tsc_cycles();
+      if (stalled_since_ == 0) stalled_since_ = now;
+      if (now - stalled_since_ < rte_get_tsc_hz() / 1000 * kStallLimitMs) return 0;
+      for (uint32_t w = 0; w < workers; ++w) drop_held(w);
+      publish();
+    }
+    stalled_since_ = 0;
+    const uint32_t burst = std::min(options_.burst, kMaxBurst);
     uint32_t got = 0;
     for (const RxQueue& q : queues) {
       rte_mbuf* pkts[kMaxBurst];
       const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
       if (n == 0) continue;
       got += n;
-      for (uint32_t w = 0; w < workers; ++w) counts_[w] = 0;
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const uint32_t w = source_shard(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, workers);
-        by_worker_[w][counts_[w]++] = m;
+        held_[w][held_count_[w]++] = m;
       }
-      for (uint32_t w = 0; w < workers; ++w) {
-        if (counts_[w] == 0) continue;
-        const unsigned sent = rte_ring_sp_enqueue_burst(
-            rings[w], reinterpret_cast<void* const*>(by_worker_[w].data()), counts_[w], nullptr);
-        dispatched_ += sent;
-        if (sent < counts_[w]) {
-          ring_full_ += counts_[w] - sent;
-          rte_pktmbuf_free_bulk(by_worker_[w].data() + sent, counts_[w] - sent);
-        }
-      }
-      shared_.dispatched.store(dispatched_, std::memory_order_relaxed);
-      shared_.dispatch_ring_full.store(ring_full_, std::memory_order_relaxed);
+      for (uint32_t w = 0; w < workers; ++w) blocked = !offer(w) || blocked;
+      publish();
+      if (blocked) break;  // read no more until the workers have room
     }
     return got;
   }
 
- public:
-  void size_for(size_t workers) {
-    by_worker_.assign(workers, std::vector<rte_mbuf*>(kMaxBurst));
-    counts_.assign(workers, 0);
-  }
-
- private:
   const DpdkOptions& options_;
   Shared& shared_;
-  std::vector<std::vector<rte_mbuf*>> by_worker_;
-  std::vector<uint32_t> counts_;
+  std::vector<std::vector<rte_mbuf*>> held_;  // per worker: frames not yet in its ring
+  std::vector<uint32_t> held_count_;
+  std::vector<uint32_t> held_first_;
+  uint64_t stalled_since_ = 0;
   uint64_t dispatched_ = 0;
   uint64_t ring_full_ = 0;
 };

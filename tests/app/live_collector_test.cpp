@@ -30,6 +30,7 @@
 
 #include "dataplane/pcap_source.hpp"
 #include "tests/dataplane/frame_builder.hpp"
+#include "tests/support/collector_harness.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/datagram_split.hpp"
 #include "tests/support/udp_port_holder.hpp"
@@ -37,46 +38,9 @@
 namespace flowgate {
 namespace {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-using Payload = std::vector<uint8_t>;
+using namespace flowgate::testing;
 
-// Generous bounds for conditions that normally hold within milliseconds; sanitizer builds and a
-// busy machine are slower. A wait ends as soon as its condition holds.
-constexpr milliseconds kWaitLimit{30'000};
 constexpr int kPaceEvery = 32;  // datagrams between sender pauses
-
-void pause_ms(long ms) {
-  const timespec t{ms / 1000, (ms % 1000) * 1'000'000};
-  nanosleep(&t, nullptr);
-}
-
-template <typename F>
-bool wait_for(F&& condition, milliseconds limit = kWaitLimit) {
-  const auto deadline = Clock::now() + limit;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    pause_ms(2);
-  }
-  return true;
-}
-
-// A port that was free a moment ago: bind port 0, read what the kernel chose, close.
-uint16_t free_udp_port() {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  if (fd >= 0) close(fd);
-  return port;
-}
 
 // What /proc/net/udp and /proc/net/udp6 say about the sockets bound to some local ports.
 struct UdpSocketState {
@@ -112,69 +76,6 @@ UdpSocketState udp_sockets(const std::vector<uint16_t>& ports) {
   }
   return s;
 }
-
-// The flowgate binary as a child process (fork/exec), stdout and stderr to files.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  bool start(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-    std::vector<std::string> all = {FLOWGATE_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string out_path = out.string();
-    const std::string err_path = err.string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0) _exit(126);
-      execv(argv[0], argv.data());
-      static constexpr char kExecFailed[] =
-          "live_collector_test: execv of FLOWGATE_BINARY failed\n";
-      (void)!write(STDERR_FILENO, kExecFailed, sizeof kExecFailed - 1);
-      _exit(127);
-    }
-    return pid_ > 0;
-  }
-
-  void signal(int sig) const {
-    if (pid_ > 0) kill(pid_, sig);
-  }
-
-  bool exited() {
-    if (pid_ <= 0) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    pid_ = -1;
-    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return true;
-  }
-
-  // The exit code (128 + signal when killed), or nothing when it did not exit within `limit`.
-  std::optional<int> wait_exit(milliseconds limit = kWaitLimit) {
-    if (!wait_for([&] { return exited(); }, limit)) return std::nullopt;
-    return code_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int code_ = -1;
-};
 
 // A UDP socket on 127.0.0.1 with a port of its own, so that the capture written for
 // `flowgate --pcap` can name the same exporter address and port as the live run.
@@ -213,173 +114,9 @@ class Sender {
   uint16_t port_ = 0;
 };
 
-struct Datagram {
-  Payload payload;
-  uint16_t port;  // collector port it is sent to
-};
-
-// Every UDP payload of a capture, in capture order.
-std::vector<Payload> capture_payloads(const std::string& relative) {
-  dataplane::PcapSource source;
-  std::vector<Payload> out;
-  const std::string path = (testing::corpus_dir() / relative).string();
-  EXPECT_EQ(source.open(path), dataplane::PcapStatus::kOk) << source.error();
-  source.run([&](const dataplane::UdpDatagram& d) {
-    const auto* p = reinterpret_cast<const uint8_t*>(d.payload.data());
-    out.emplace_back(p, p + d.payload.size());
-  });
-  EXPECT_FALSE(out.empty()) << path;
-  return out;
-}
-
-// The datagrams of a raw payload file; `split` for `nc -k` captures of several concatenated.
-std::vector<Payload> file_payloads(const std::string& relative, bool split = false) {
-  const std::vector<uint8_t> buf = testing::read_file(testing::corpus_dir() / relative);
-  EXPECT_FALSE(buf.empty()) << relative;
-  if (!split) return {buf};
-  std::vector<Payload> out;
-  for (auto d : testing::split_datagrams(buf)) out.emplace_back(d.begin(), d.end());
-  return out;
-}
-
-void add(std::vector<Datagram>& to, const std::vector<Payload>& payloads, uint16_t port) {
-  for (const Payload& p : payloads) to.push_back(Datagram{p, port});
-}
-
-// NetFlow v9 from nProbe (templates refreshed along the way).
-std::vector<Payload> netflow9_corpus() {
-  auto v = capture_payloads("graylog-plugin-netflow/netflow-data/nprobe-netflow9-3.pcap");
-  for (const char* f : {"goflow2/bin/netflow9_TestDecodeNetFlowV9_template_L14.bin",
-                        "goflow2/bin/netflow9_TestDecodeNetFlowV9_data_L118.bin"}) {
-    for (Payload& p : file_payloads(f)) v.push_back(std::move(p));
-  }
-  return v;
-}
-
-// IPFIX from Cisco IOS XR: options templates with sampling, IPv6, many observation domains.
-std::vector<Payload> ipfix_corpus() {
-  auto v = capture_payloads("pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap");
-  for (Payload& p :
-       capture_payloads("pmacct/400-IPFIXv10-BMP-CISCO-SRv6-multiple-sources/traffic-00.pcap")) {
-    v.push_back(std::move(p));
-  }
-  return v;
-}
-
-std::vector<Payload> netflow5_corpus() {
-  auto v = file_payloads("logstash-codec-netflow/dat/netflow5.dat", true);
-  for (Payload& p : file_payloads("goflow2/bin/netflow5_TestDecodeNetFlowV5_data_L11.bin")) {
-    v.push_back(std::move(p));
-  }
-  return v;
-}
-
-std::vector<Payload> sflow_corpus() {
-  std::vector<Payload> v;
-  for (const char* f : {"goflow2/bin/sflow_TestSFlowDecode_data_L11.bin",
-                        "goflow2/bin/sflow_TestExpandedSFlowDecode_data_L30.bin",
-                        "goflow2/bin/sflow_TestSFlowDecodeDropExtendedACL_data_L153.bin",
-                        "goflow2/bin/sflow_TestSFlowDecodeDropExtendedFunction_data_L174.bin"}) {
-    for (Payload& p : file_payloads(f)) v.push_back(std::move(p));
-  }
-  return v;
-}
-
-// Writes the datagrams as a capture (Ethernet/IPv4/UDP) from 127.0.0.1:sender_port to
-// 127.0.0.1:<each datagram's port>, one microsecond apart.
-void write_capture(const fs::path& path, const std::vector<Datagram>& datagrams,
-                   uint16_t sender_port) {
-  namespace fb = dataplane::testing;
-  constexpr std::array<uint8_t, 4> kLo = {127, 0, 0, 1};
-  constexpr uint64_t kStartNs = 1'750'000'000ull * 1'000'000'000;
-  std::vector<fb::PcapRecord> records;
-  uint16_t id = 1;
-  for (const Datagram& d : datagrams) {
-    fb::Ipv4Options o;
-    o.id = id++;
-    const fb::Frame frame =
-        fb::ethernet(0x0800, fb::ipv4(kLo, kLo, fb::udp(sender_port, d.port, d.payload), o));
-    records.push_back(fb::PcapRecord{kStartNs + records.size() * 1000, frame, 0});
-  }
-  fb::write_pcap(path, 1, records);
-}
-
-// The records of a JSON-lines file in a form that compares across runs: every key but
-// flush_timestamp (written at flush time), and for sFlow also start and end, which are
-// receive times (the capture's clock with --pcap, the wall clock live). Sorted: a multiset.
-std::vector<std::string> comparable_records(const fs::path& file) {
-  std::vector<std::string> out;
-  simdjson::dom::parser parser;
-  std::istringstream in(testing::read_text(file));
-  std::string line;
-  while (std::getline(in, line)) {
-    simdjson::dom::object o;
-    if (parser.parse(line).get(o) != simdjson::SUCCESS) {
-      ADD_FAILURE() << file << ": not a JSON object: " << line;
-      continue;
-    }
-    std::string_view type;
-    const bool sflow = o["type"].get(type) == simdjson::SUCCESS && type == "sflow5";
-    std::string r;
-    for (auto field : o) {
-      if (field.key == "flush_timestamp") continue;
-      if (sflow && (field.key == "start" || field.key == "end")) continue;
-      r.append(field.key).append("=").append(simdjson::minify(field.value)).append(";");
-    }
-    out.push_back(std::move(r));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 size_t line_count(const fs::path& file) {
   const std::string text = testing::read_text(file);
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
-// The first few records in one multiset and not the other, for a readable failure.
-std::string difference(const std::vector<std::string>& expected,
-                       const std::vector<std::string>& actual) {
-  std::vector<std::string> missing;
-  std::vector<std::string> extra;
-  std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(),
-                      std::back_inserter(missing));
-  std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(),
-                      std::back_inserter(extra));
-  std::string s =
-      std::to_string(missing.size()) + " missing, " + std::to_string(extra.size()) + " unexpected";
-  for (size_t i = 0; i < std::min<size_t>(3, missing.size()); ++i)
-    s += "\n  missing: " + missing[i];
-  for (size_t i = 0; i < std::min<size_t>(3, extra.size()); ++i) s += "\n  unexpected: " + extra[i];
-  return s;
-}
-
-struct ExitSummary {
-  uint64_t datagrams = 0;
-  uint64_t records = 0;
-  uint64_t written = 0;
-  uint64_t dropped = 0;
-};
-
-// Reads `exit summary: datagrams=N records=N written=N dropped=N` from the collector's log.
-std::optional<ExitSummary> exit_summary(const std::string& log) {
-  const size_t line = log.find("exit summary:");
-  if (line == std::string::npos) return std::nullopt;
-  auto value = [&](const char* key, uint64_t& out) {
-    const std::string k = std::string(" ") + key + "=";
-    const size_t at = log.find(k, line);
-    if (at == std::string::npos) return false;
-    const char* begin = log.c_str() + at + k.size();
-    char* end = nullptr;
-    out = std::strtoull(begin, &end, 10);
-    return end != begin;
-  };
-  ExitSummary s;
-  if (!value("datagrams", s.datagrams) || !value("records", s.records) ||
-      !value("written", s.written) || !value("dropped", s.dropped)) {
-    return std::nullopt;
-  }
-  return s;
 }
 
 struct ConfigOptions {
@@ -425,12 +162,6 @@ std::string config_text(const ConfigOptions& c) {
     << "[log]\n"
        "level = \"info\"\n";
   return s.str();
-}
-
-std::string host_name() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
 }
 
 class LiveCollector : public ::testing::Test {

@@ -236,6 +236,57 @@ listen = "127.0.0.1:19108"
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:19108");
 }
 
+TEST(ConfigLoader, ReadsTheDpdkTable) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector]
+mode = "dpdk"
+[collector.dpdk]
+devices = ["0000:03:00.0"]
+worker_lcores = [2, 3]
+exporter_lcores = [1]
+dispatch_lcore = 4
+rss = "software"
+rx_descriptors = 2048
+mbuf_data_room = 9000
+idle_sleep_us = 0
+address = "192.0.2.10"
+addresses = ["2001:db8::10"]
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const DpdkConfig& d = r.config.collector.dpdk;
+  EXPECT_EQ(d.worker_lcores, (std::vector<uint32_t>{2, 3}));
+  EXPECT_EQ(d.exporter_lcores, (std::vector<uint32_t>{1}));
+  EXPECT_EQ(d.dispatch_lcore, 4);
+  EXPECT_EQ(d.rss, Rss::kSoftware);
+  EXPECT_EQ(d.rx_descriptors, 2048u);
+  EXPECT_EQ(d.mbuf_data_room, 9000u);
+  EXPECT_EQ(d.idle_sleep_us, 0u);
+  EXPECT_EQ(d.addresses, (std::vector<std::string>{"192.0.2.10", "2001:db8::10"}));
+}
+
+TEST(ConfigLoader, ReportsWrongDpdkSettings) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector.dpdk]
+rss = "magic"
+exporter_lcores = [0, 1]
+dispatch_ring = 1000
+addresses = ["192.0.2.300"]
+)", "d.conf");
+  ASSERT_EQ(r.errors.size(), 4u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "d.conf:5:7: collector.dpdk.rss: \"magic\" is not an RSS mode; expected auto, hardware "
+            "or software");
+  EXPECT_EQ(r.errors[1].to_string(),
+            "d.conf:6:19: collector.dpdk.exporter_lcores: expected exactly one lcore (the EAL main "
+            "lcore runs the exporter)");
+  EXPECT_EQ(r.errors[2].key, "collector.dpdk.dispatch_ring");
+  EXPECT_EQ(r.errors[3].key, "collector.dpdk.addresses");
+}
+
 TEST(ConfigLoader, FileOutputNeedsAPath) {
   const LoadResult r = load_config_string(R"(
 [[inputs.netflow]]

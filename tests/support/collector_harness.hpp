@@ -1,0 +1,386 @@
+#pragma once
+
+// What the end-to-end tests share: the flowgate binary as a child process, bounded waits,
+// free loopback ports, corpus datagrams, captures written from them, the records of an output
+// file as a comparable multiset, the exit summary line, and /metrics over plain HTTP.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dataplane/pcap_source.hpp"
+#include "tests/dataplane/frame_builder.hpp"
+#include "tests/support/corpus.hpp"
+#include "tests/support/datagram_split.hpp"
+
+namespace flowgate::testing {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using Payload = std::vector<uint8_t>;
+
+// Generous bounds for conditions that normally hold within milliseconds; sanitizer builds and a
+// busy machine are slower. A wait ends as soon as its condition holds.
+constexpr milliseconds kWaitLimit{30'000};
+inline void pause_ms(long ms) {
+  const timespec t{ms / 1000, (ms % 1000) * 1'000'000};
+  nanosleep(&t, nullptr);
+}
+
+template <typename F>
+inline bool wait_for(F&& condition, milliseconds limit = kWaitLimit) {
+  const auto deadline = Clock::now() + limit;
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    pause_ms(2);
+  }
+  return true;
+}
+
+inline sockaddr_in loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  return a;
+}
+
+// A port that was free a moment ago: bind port 0, read what the kernel chose, close.
+inline uint16_t free_port(int type) {
+  const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) close(fd);
+  return port;
+}
+inline uint16_t free_udp_port() { return free_port(SOCK_DGRAM); }
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// GET over a plain socket; status 0 when the endpoint cannot be reached.
+inline HttpReply http_get(uint16_t port, const std::string& path) {
+  HttpReply r;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const sockaddr_in a = loopback(port);
+  const timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    if (fd >= 0) close(fd);
+    return r;
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return r;
+  }
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+  close(fd);
+  const size_t head_end = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) return r;
+  r.status = std::atoi(reply.c_str() + 9);
+  r.body = reply.substr(head_end + 4);
+  return r;
+}
+
+// Samples of an exposition ("name{labels}" -> value); comments skipped.
+inline std::map<std::string, uint64_t> samples(const std::string& exposition) {
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(exposition);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    out[line.substr(0, sp)] = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
+  }
+  return out;
+}
+
+// The sum of a metric over all its label sets.
+inline uint64_t sum_prefixed(const std::map<std::string, uint64_t>& s, const std::string& name) {
+  uint64_t t = 0;
+  for (const auto& [k, v] : s) {
+    if (k == name || k.rfind(name + "{", 0) == 0) t += v;
+  }
+  return t;
+}
+
+// The flowgate binary as a child process (fork/exec), stdout and stderr to files.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  bool start(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+    std::vector<std::string> all = {FLOWGATE_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string out_path = out.string();
+    const std::string err_path = err.string();
+    pid_ = fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0) _exit(126);
+      execv(argv[0], argv.data());
+      static constexpr char kExecFailed[] =
+          "collector test: execv of FLOWGATE_BINARY failed\n";
+      (void)!write(STDERR_FILENO, kExecFailed, sizeof kExecFailed - 1);
+      _exit(127);
+    }
+    return pid_ > 0;
+  }
+
+  void signal(int sig) const {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+
+  bool exited() {
+    if (pid_ <= 0) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }
+
+  // The exit code (128 + signal when killed), or nothing when it did not exit within `limit`.
+  std::optional<int> wait_exit(milliseconds limit = kWaitLimit) {
+    if (!wait_for([&] { return exited(); }, limit)) return std::nullopt;
+    return code_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int code_ = -1;
+};
+
+struct Datagram {
+  Payload payload;
+  uint16_t port;                                   // collector port it is sent to
+  std::array<uint8_t, 4> exporter = {127, 0, 0, 1};  // source address in a written capture
+};
+
+// Every UDP payload of a capture, in capture order.
+inline std::vector<Payload> capture_payloads(const std::string& relative) {
+  dataplane::PcapSource source;
+  std::vector<Payload> out;
+  const std::string path = (corpus_dir() / relative).string();
+  EXPECT_EQ(source.open(path), dataplane::PcapStatus::kOk) << source.error();
+  source.run([&](const dataplane::UdpDatagram& d) {
+    const auto* p = reinterpret_cast<const uint8_t*>(d.payload.data());
+    out.emplace_back(p, p + d.payload.size());
+  });
+  EXPECT_FALSE(out.empty()) << path;
+  return out;
+}
+
+// The datagrams of a raw payload file; `split` for `nc -k` captures of several concatenated.
+inline std::vector<Payload> file_payloads(const std::string& relative, bool split = false) {
+  const std::vector<uint8_t> buf = read_file(corpus_dir() / relative);
+  EXPECT_FALSE(buf.empty()) << relative;
+  if (!split) return {buf};
+  std::vector<Payload> out;
+  for (auto d : split_datagrams(buf)) out.emplace_back(d.begin(), d.end());
+  return out;
+}
+
+inline void add(std::vector<Datagram>& to, const std::vector<Payload>& payloads, uint16_t port) {
+  for (const Payload& p : payloads) to.push_back(Datagram{p, port});
+}
+
+// NetFlow v9 from nProbe (templates refreshed along the way).
+inline std::vector<Payload> netflow9_corpus() {
+  auto v = capture_payloads("graylog-plugin-netflow/netflow-data/nprobe-netflow9-3.pcap");
+  for (const char* f : {"goflow2/bin/netflow9_TestDecodeNetFlowV9_template_L14.bin",
+                        "goflow2/bin/netflow9_TestDecodeNetFlowV9_data_L118.bin"}) {
+    for (Payload& p : file_payloads(f)) v.push_back(std::move(p));
+  }
+  return v;
+}
+
+// IPFIX from Cisco IOS XR: options templates with sampling, IPv6, many observation domains.
+inline std::vector<Payload> ipfix_corpus() {
+  auto v = capture_payloads("pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap");
+  for (Payload& p :
+       capture_payloads("pmacct/400-IPFIXv10-BMP-CISCO-SRv6-multiple-sources/traffic-00.pcap")) {
+    v.push_back(std::move(p));
+  }
+  return v;
+}
+
+inline std::vector<Payload> netflow5_corpus() {
+  auto v = file_payloads("logstash-codec-netflow/dat/netflow5.dat", true);
+  for (Payload& p : file_payloads("goflow2/bin/netflow5_TestDecodeNetFlowV5_data_L11.bin")) {
+    v.push_back(std::move(p));
+  }
+  return v;
+}
+
+inline std::vector<Payload> sflow_corpus() {
+  std::vector<Payload> v;
+  for (const char* f : {"goflow2/bin/sflow_TestSFlowDecode_data_L11.bin",
+                        "goflow2/bin/sflow_TestExpandedSFlowDecode_data_L30.bin",
+                        "goflow2/bin/sflow_TestSFlowDecodeDropExtendedACL_data_L153.bin",
+                        "goflow2/bin/sflow_TestSFlowDecodeDropExtendedFunction_data_L174.bin"}) {
+    for (Payload& p : file_payloads(f)) v.push_back(std::move(p));
+  }
+  return v;
+}
+
+// Writes the datagrams as a capture (Ethernet/IPv4/UDP) from <exporter>:sender_port to
+// 127.0.0.1:<each datagram's port>, one microsecond apart; returns how many frames. With `fragment_bytes` (a multiple
+// of 8), UDP datagrams longer than that are sent as IPv4 fragments of that many bytes.
+inline size_t write_capture(const fs::path& path, const std::vector<Datagram>& datagrams,
+                            uint16_t sender_port, size_t fragment_bytes = 0) {
+  namespace fb = dataplane::testing;
+  constexpr std::array<uint8_t, 4> kLo = {127, 0, 0, 1};
+  constexpr uint64_t kStartNs = 1'750'000'000ull * 1'000'000'000;
+  std::vector<fb::PcapRecord> records;
+  uint16_t id = 1;
+  for (const Datagram& d : datagrams) {
+    fb::Ipv4Options o;
+    o.id = id++;
+    const fb::Frame l4 = fb::udp(sender_port, d.port, d.payload);
+    if (fragment_bytes == 0 || l4.size() <= fragment_bytes) {
+      const fb::Frame frame = fb::ethernet(0x0800, fb::ipv4(d.exporter, kLo, l4, o));
+      records.push_back(fb::PcapRecord{kStartNs + records.size() * 1000, frame, 0});
+      continue;
+    }
+    for (size_t off = 0; off < l4.size(); off += fragment_bytes) {
+      const size_t n = std::min(fragment_bytes, l4.size() - off);
+      o.offset = static_cast<uint16_t>(off);
+      o.more_fragments = off + n < l4.size();
+      const std::span<const uint8_t> part(l4.data() + off, n);
+      const fb::Frame frame = fb::ethernet(0x0800, fb::ipv4(d.exporter, kLo, part, o));
+      records.push_back(fb::PcapRecord{kStartNs + records.size() * 1000, frame, 0});
+    }
+  }
+  fb::write_pcap(path, 1, records);
+  return records.size();  // frames written
+}
+
+// The records of a JSON-lines file in a form that compares across runs: every key but
+// flush_timestamp (written at flush time), and for sFlow also start and end, which are
+// receive times (the capture's clock with --pcap, the wall clock live). Sorted: a multiset.
+inline std::vector<std::string> comparable_records(const fs::path& file) {
+  std::vector<std::string> out;
+  simdjson::dom::parser parser;
+  std::istringstream in(read_text(file));
+  std::string line;
+  while (std::getline(in, line)) {
+    simdjson::dom::object o;
+    if (parser.parse(line).get(o) != simdjson::SUCCESS) {
+      ADD_FAILURE() << file << ": not a JSON object: " << line;
+      continue;
+    }
+    std::string_view type;
+    const bool sflow = o["type"].get(type) == simdjson::SUCCESS && type == "sflow5";
+    std::string r;
+    for (auto field : o) {
+      if (field.key == "flush_timestamp") continue;
+      if (sflow && (field.key == "start" || field.key == "end")) continue;
+      r.append(field.key).append("=").append(simdjson::minify(field.value)).append(";");
+    }
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The first few records in one multiset and not the other, for a readable failure.
+inline std::string difference(const std::vector<std::string>& expected,
+                       const std::vector<std::string>& actual) {
+  std::vector<std::string> missing;
+  std::vector<std::string> extra;
+  std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(),
+                      std::back_inserter(missing));
+  std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(),
+                      std::back_inserter(extra));
+  std::string s =
+      std::to_string(missing.size()) + " missing, " + std::to_string(extra.size()) + " unexpected";
+  for (size_t i = 0; i < std::min<size_t>(3, missing.size()); ++i)
+    s += "\n  missing: " + missing[i];
+  for (size_t i = 0; i < std::min<size_t>(3, extra.size()); ++i) s += "\n  unexpected: " + extra[i];
+  return s;
+}
+
+struct ExitSummary {
+  uint64_t datagrams = 0;
+  uint64_t records = 0;
+  uint64_t written = 0;
+  uint64_t dropped = 0;
+};
+
+// Reads `exit summary: datagrams=N records=N written=N dropped=N` from the collector's log.
+inline std::optional<ExitSummary> exit_summary(const std::string& log) {
+  const size_t line = log.find("exit summary:");
+  if (line == std::string::npos) return std::nullopt;
+  auto value = [&](const char* key, uint64_t& out) {
+    const std::string k = std::string(" ") + key + "=";
+    const size_t at = log.find(k, line);
+    if (at == std::string::npos) return false;
+    const char* begin = log.c_str() + at + k.size();
+    char* end = nullptr;
+    out = std::strtoull(begin, &end, 10);
+    return end != begin;
+  };
+  ExitSummary s;
+  if (!value("datagrams", s.datagrams) || !value("records", s.records) ||
+      !value("written", s.written) || !value("dropped", s.dropped)) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+inline std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace flowgate::testing
