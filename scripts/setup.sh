@@ -17,6 +17,7 @@ packages=(
   clang libclang-rt-14-dev
   python3
   tshark
+  tcpreplay iproute2 curl
 )
 
 missing=()

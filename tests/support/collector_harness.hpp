@@ -149,8 +149,12 @@ class Child {
     }
   }
 
-  bool start(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-    std::vector<std::string> all = {FLOWGATE_BINARY};
+  // Runs FLOWGATE_BINARY with `args`; with a `prefix` (e.g. {"ip", "netns", "exec", "ns1"})
+  // the prefix command runs it, found on PATH.
+  bool start(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
+             const std::vector<std::string>& prefix = {}) {
+    std::vector<std::string> all = prefix;
+    all.push_back(FLOWGATE_BINARY);
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& a : all) argv.push_back(a.data());
@@ -166,9 +170,9 @@ class Child {
       const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0) _exit(126);
-      execv(argv[0], argv.data());
+      execvp(argv[0], argv.data());
       static constexpr char kExecFailed[] =
-          "collector test: execv of FLOWGATE_BINARY failed\n";
+          "collector test: execvp of FLOWGATE_BINARY (or its prefix) failed\n";
       (void)!write(STDERR_FILENO, kExecFailed, sizeof kExecFailed - 1);
       _exit(127);
     }
