@@ -302,8 +302,10 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
     size_t taken = 0;
     const uint64_t now = wall_ms();
     for (dataplane::DecodeShard* shard : source.shards) {
+      // At most a ring's worth per pass: a worker that refills as fast as this empties must not
+      // keep the exporter from its periodic work (flush timers, figures, SIGHUP).
       decode::FlowBlock* b = nullptr;
-      while (shard->full_blocks().try_pop(b)) {
+      for (size_t n = shard->full_blocks().capacity(); n > 0 && shard->full_blocks().try_pop(b); --n) {
         pipeline.add(*b, now);
         b->clear();
         shard->free_blocks().try_push(b);

@@ -54,6 +54,9 @@ run() {  # name device aggregation
   [[inputs.netflow.listeners]]
     flow_type = "auto"
     port = 2055
+  [[inputs.netflow.listeners]]
+    flow_type = "auto"
+    port = 4739
 [collector]
 mode = "dpdk"
 [collector.dpdk]
@@ -62,7 +65,7 @@ mbufs = $mbufs
 burst = 64
 [aggregation]
 enabled = $aggregation
-flush_interval = "10s"
+flush_interval = "2s"
 [[outputs]]
 type = "file"
 path = "/dev/null"

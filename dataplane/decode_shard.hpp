@@ -50,6 +50,13 @@ class DecodeShard {
   void finish() noexcept;
   bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
+  // Whether the pool has blocks to spare for another burst. A source that owns its intake (a
+  // NIC queue, a ring) stops reading while this is false, so that a slow exporter makes the
+  // input back up where it is counted (the NIC's imissed) rather than records being decoded
+  // only to be dropped for want of a block.
+  bool has_room() const noexcept { return free_.size() >= kSpareBlocks; }
+  static constexpr size_t kSpareBlocks = 2;
+
   // Owner-thread counters the source fills in (socket drops, frames parsed, ...).
   WorkerCounters& counters() noexcept { return counters_; }
   PacketCounters& packet_counters() noexcept { return packets_; }

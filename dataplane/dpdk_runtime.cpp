@@ -97,15 +97,26 @@ class LcoreWorker {
       else idle = 0;
       if ((iter & 63) == 0 || (got == 0 && (idle & 63) == 1)) housekeeping();
     }
-    // Stop: what the NIC queues and the ring still hold is decoded. A dispatcher may still be
+    // Stop: what the NIC queues and the ring hold is decoded. A dispatcher may still be
     // emptying the NIC into our ring, so the ring is read until the dispatcher is done and
-    // the ring is empty; direct queues until a few polls in a row bring nothing (bounded).
-    for (int quiet = 0, rounds = 0; rounds < 100000; ++rounds) {
+    // the ring is empty; direct queues until a few polls in a row bring nothing. A link that
+    // keeps delivering never runs dry, so no more is read than the queues and the ring can
+    // hold; a full pool waits for the exporter, which keeps draining. Bounded in time too.
+    constexpr uint64_t kStopLimitS = 10;
+    const uint64_t deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() * kStopLimitS;
+    const uint64_t most = (static_cast<uint64_t>(options_.rx_descriptors) * (queues.size() + 1) +
+                           (ring != nullptr ? options_.dispatch_ring : 0)) * 2;
+    uint64_t taken = 0;
+    for (int quiet = 0; quiet < 4 && taken < most && rte_get_tsc_cycles() < deadline;) {
       const bool dispatcher_done = shared_.dispatch_done.load(std::memory_order_acquire);
-      if (poll_once(pkts, burst) > 0) {
+      if (!shard_.has_room()) {
+        housekeeping();
+        rte_delay_us_sleep(50);
+      } else if (const uint32_t n = poll_once(pkts, burst); n > 0) {
+        taken += n;
         quiet = 0;
-      } else if (dispatcher_done && ++quiet >= 4) {
-        break;
+      } else if (dispatcher_done) {
+        ++quiet;
       } else {
         rte_pause();
       }
@@ -115,6 +126,10 @@ class LcoreWorker {
   }
 
   uint32_t poll_once(rte_mbuf** pkts, uint32_t burst) noexcept {
+    if (!shard_.has_room()) {
+      ++shard_.counters().rx_paused;
+      return 0;
+    }
     uint32_t got = 0;
     for (const RxQueue& q : queues) {
       const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
@@ -255,8 +270,14 @@ class Dispatcher {
       if (poll_once() == 0) idle_pause(idle, options_.idle_sleep_us);
       else idle = 0;
     }
-    for (int quiet = 0, rounds = 0; quiet < 4 && rounds < 1'000'000; ++rounds) {
-      if (poll_once() > 0) {
+    // Stop: empty the NIC queues into the rings (no more than they can hold: a busy link
+    // never runs dry), waiting for room where a worker is behind; bounded in time.
+    const uint64_t deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() * 10;
+    const uint64_t most = static_cast<uint64_t>(options_.rx_descriptors) * queues.size() * 2;
+    uint64_t taken = 0;
+    for (int quiet = 0; quiet < 4 && taken < most && rte_get_tsc_cycles() < deadline;) {
+      if (const uint32_t n = poll_once(); n > 0) {
+        taken += n;
         quiet = 0;
       } else if (any_held()) {
         rte_pause();

@@ -20,7 +20,8 @@ namespace flowgate::dataplane {
   X(non_listener, "UDP datagrams to a port no listener has, dropped")                    \
   X(reassembly_failures, "fragmented datagrams abandoned: timed out, evicted, overlapping or bad") \
   X(control_replies, "ARP, ICMP echo and neighbour advertisement replies sent")          \
-  X(tx_failed, "replies that could not be sent (no TX queue, buffer or descriptor)")
+  X(tx_failed, "replies that could not be sent (no TX queue, buffer or descriptor)")     \
+  X(rx_paused, "polls skipped because no FlowBlock was free: the exporter is behind")
 
 struct WorkerCounters {
 #define FLOWGATE_X(m, h) uint64_t m = 0;
