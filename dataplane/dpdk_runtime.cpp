@@ -654,7 +654,8 @@ void DpdkRuntime::shutdown() noexcept {
 void DpdkRuntime::refresh_port_figures() noexcept {
   Impl& m = *impl_;
   if (m.ports_closed) return;  // the figures read just before closing stay
-  for (size_t i = 0; i < m.ports.size(); ++i) {
+  // port_stats grows as ports are set up: a start-up that failed half way has fewer.
+  for (size_t i = 0; i < m.port_stats.size(); ++i) {
     rte_eth_stats s{};
     if (rte_eth_stats_get(m.ports[i], &s) != 0) continue;
     Impl::PortAtomics& a = *m.port_stats[i];
@@ -670,7 +671,7 @@ void DpdkRuntime::refresh_port_figures() noexcept {
 DpdkFigures DpdkRuntime::figures() const {
   const Impl& m = *impl_;
   DpdkFigures f;
-  for (size_t i = 0; i < m.ports.size(); ++i) {
+  for (size_t i = 0; i < m.port_stats.size(); ++i) {
     const Impl::PortAtomics& a = *m.port_stats[i];
     DpdkPortFigures p;
     p.name = m.port_names[i];

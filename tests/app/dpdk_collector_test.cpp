@@ -317,6 +317,21 @@ TEST_F(DpdkCollector, AfPacketVdevOnAVethWritesWhatPcapModeWrites) {
   netns_ = nullptr;
 }
 
+// rss = "hardware" on a device that cannot hash on the IP source alone (net_pcap has one
+// queue and no RSS) stops start-up with a reason instead of splitting exporters.
+TEST_F(DpdkCollector, RefusesHardwareRssWhereTheDeviceCannotDoIt) {
+  write_capture(capture(), corpus_datagrams(), kSenderPort);
+  DpdkRun r;
+  r.workers = 2;
+  r.extra = "rss = \"hardware\"\n";
+  const fs::path conf = dir_ / "hw.conf";
+  std::ofstream(conf) << config_text(r, dir_ / "hw.jsonl", true);
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "hw.out", err()));
+  EXPECT_EQ(c.wait_exit(), 1) << read_text(err());
+  EXPECT_NE(read_text(err()).find("RTE_ETH_RSS_L3_SRC_ONLY"), std::string::npos) << read_text(err());
+}
+
 // Frames of a pcap file (the vdev's tx_pcap), in order.
 std::vector<fb::Frame> read_frames(const fs::path& path) {
   std::vector<fb::Frame> out;
