@@ -19,6 +19,9 @@
 #include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "export/dashboard_api.hpp"
+#include "export/dashboard_page.hpp"
+#include "export/dashboard_window.hpp"
 #include "export/metrics_format.hpp"
 #include "export/metrics_server.hpp"
 #include "export/pipeline_figures.hpp"
@@ -218,7 +221,8 @@ extern "C" void on_signal(int sig) {
 bool start_metrics(const config::Config& c,
                    const std::vector<std::unique_ptr<dataplane::Worker>>& workers,
                    const exporter::PublishedPipelineFigures& figures,
-                   exporter::MetricsServer& server) {
+                   const exporter::PublishedSinkFigures& sink_figures,
+                   const exporter::DashboardWindow& window, exporter::MetricsServer& server) {
   if (c.metrics.listen.empty()) {
     spdlog::info("metrics endpoint disabled ([metrics] listen = \"\")");
     return true;
@@ -229,15 +233,29 @@ bool start_metrics(const config::Config& c,
                   c.metrics.listen);
     return false;
   }
-  auto render = [&workers, &figures] {
+  auto snapshot = [&c, &workers, &figures, &sink_figures] {
     exporter::MetricsSnapshot s;
     for (const auto& w : workers) {
       s.decode.add(w->decode_counters());
       s.workers.push_back(w->worker_counters());
+      s.shards.push_back(w->shard_snapshot());
     }
     s.pipeline = figures.load();
-    return exporter::format_metrics(s);
+    s.sinks = sink_figures.load();
+    for (const config::Listener& l : c.listeners) {
+      s.listeners.push_back(l.bind_host + ":" + std::to_string(l.port));
+    }
+    s.max_exporters = c.metrics.max_exporters;
+    s.max_interfaces = c.metrics.max_interfaces;
+    return s;
   };
+  auto render = [snapshot] { return exporter::format_metrics(snapshot()); };
+  server.add_route("/", "text/html; charset=utf-8",
+                   [] { return std::string(exporter::dashboard_page()); });
+  server.add_route("/api/summary", "application/json", [snapshot, &window] {
+    const uint64_t now = wall_ms();
+    return exporter::dashboard_summary_json(window.summary(now, 10), snapshot(), now);
+  });
   std::string error;
   if (!server.start(address, render, error)) {
     if (c.metrics.listen_explicit) {
@@ -249,7 +267,8 @@ bool start_metrics(const config::Config& c,
                  error);
     return true;
   }
-  spdlog::info("metrics on http://{}/metrics", c.metrics.listen);
+  spdlog::info("metrics on http://{}/metrics, dashboard on http://{}/", c.metrics.listen,
+               c.metrics.listen);
   return true;
 }
 
@@ -313,8 +332,11 @@ int run_live(const config::Config& c) {
 
   exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
   exporter::PublishedPipelineFigures figures;
+  exporter::PublishedSinkFigures sink_figures;
+  exporter::DashboardWindow window(c.metrics.dashboard_minutes);
+  pipeline.set_dashboard(&window);
   exporter::MetricsServer metrics;
-  if (!start_metrics(c, workers, figures, metrics)) return 1;
+  if (!start_metrics(c, workers, figures, sink_figures, window, metrics)) return 1;
   for (auto& w : workers) w->start();
 
   // Each pass takes what the workers handed off, returns the blocks, and runs the periodic work.
@@ -332,6 +354,7 @@ int run_live(const config::Config& c) {
     }
     pipeline.tick(now);
     figures.publish(exporter::PipelineFigures::of(pipeline));
+    sink_figures.publish(pipeline.sink_figures());
     return taken;
   };
   while (!g_stop.load(std::memory_order_relaxed)) {

@@ -123,6 +123,7 @@ void Worker::housekeeping(uint64_t now_ms) noexcept {
   counters_.kernel_drops = source_.kernel_drops();
   counters_.receive_errors = source_.receive_errors();
   publish();
+  publish_snapshot(now_ms, false);
 }
 
 void Worker::publish() noexcept {
@@ -158,10 +159,11 @@ void Worker::run() noexcept {
                                       : decode::FlowType::kUnknown;
     const decode::DatagramMeta meta = d.meta(listener);
     if (type == decode::FlowType::kUnknown) {
-      decode::decode_datagram(d.payload, meta, *templates_, out_, decode_, &interface_counters_);
+      decode::decode_datagram(d.payload, meta, *templates_, out_, decode_, &interface_counters_,
+                              &exporter_stats_);
     } else {
       decode::decode_datagram_as(type, d.payload, meta, *templates_, out_, decode_,
-                                 &interface_counters_);
+                                 &interface_counters_, &exporter_stats_);
     }
   };
   // Housekeeping runs every 64 polls and at least every poll timeout, as l3fwd reads the clock
@@ -192,6 +194,7 @@ void Worker::run() noexcept {
   }
   counters_.kernel_drops = source_.kernel_drops();
   publish();
+  publish_snapshot(wall_ms(), true);
   finished_.store(true, std::memory_order_release);
 }
 

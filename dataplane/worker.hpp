@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,10 +12,12 @@
 #include "dataplane/spsc_ring.hpp"
 #include "dataplane/worker_counters.hpp"
 #include "decode/decode_counters.hpp"
+#include "decode/exporter_stats.hpp"
 #include "decode/flow_block.hpp"
 #include "decode/flow_output.hpp"
 #include "decode/flow_type.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "decode/shard_snapshot.hpp"
 #include "decode/template_cache.hpp"
 
 namespace flowgate::dataplane {
@@ -58,6 +61,8 @@ class Worker {
   decode::DecodeCounters decode_counters() const noexcept;
   WorkerCounters worker_counters() const noexcept;
   uint16_t bound_port(size_t socket_index) const noexcept { return source_.bound_port(socket_index); }
+  // Per-exporter figures, copied by the worker about once a second (worker_snapshot.cpp).
+  decode::ShardSnapshot shard_snapshot() const;
 
  private:
   static decode::FlowBlock* refill(void* ctx, decode::FlowBlock* full) noexcept;
@@ -65,6 +70,7 @@ class Worker {
   void hand_off(decode::FlowBlock* block) noexcept;
   void housekeeping(uint64_t now_ms) noexcept;
   void publish() noexcept;
+  void publish_snapshot(uint64_t now_ms, bool force) noexcept;
 
   WorkerConfig config_;
   SocketSource source_;
@@ -77,6 +83,10 @@ class Worker {
   uint64_t block_started_ms_ = 0;
   decode::DecodeCounters decode_;
   WorkerCounters counters_;
+  decode::ExporterStats exporter_stats_;
+  mutable std::mutex snapshot_mutex_;  // taken in housekeeping and by the reader, never per packet
+  decode::ShardSnapshot snapshot_;
+  uint64_t next_snapshot_ms_ = 0;
 
   static constexpr size_t kDecodeSlots =
       static_cast<size_t>(decode::DecodeStatus::kCount) + 64;
