@@ -17,6 +17,8 @@ packages=(
   clang libclang-rt-14-dev
   python3
   tshark
+  prometheus   # promtool: the alert rules' tests
+  chromium     # headless: the dashboard's test
 )
 
 missing=()
