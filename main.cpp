@@ -122,6 +122,20 @@ std::string decode_summary(const decode::DecodeCounters& dc) {
   return s;
 }
 
+// Export streams and what their sequence numbers say was lost before the capture point.
+std::string exporter_summary(const decode::ExporterStats& stats) {
+  uint64_t lost = 0, late = 0, reordered = 0, resets = 0;
+  stats.for_each([&](const decode::ExporterRow& r) {
+    lost += r.lost_records;
+    late += r.late_records;
+    reordered += r.sequence.reordered;
+    resets += r.sequence.resets;
+  });
+  return " streams=" + std::to_string(stats.size()) + " lost_records=" + std::to_string(lost) +
+         " late_records=" + std::to_string(late) + " reordered=" + std::to_string(reordered) +
+         " resets=" + std::to_string(resets);
+}
+
 // The listener a captured datagram was addressed to, by destination port; 0 when none
 // matches (a capture may hold exports to any port: the protocol is detected per datagram).
 uint16_t listener_for(const config::Config& c, uint16_t dst_port) {
@@ -161,6 +175,7 @@ int run_pcap(const Options& o, const config::Config& c) {
   decode::FlowOutput out(block.get(), &pcap_block_full, &run);
   auto templates = std::make_unique<decode::TemplateCache>();
   decode::InterfaceCounterStore interface_counters;
+  decode::ExporterStats exporter_stats;
   decode::DecodeCounters counters;
   uint64_t not_flow = 0;
   const bool progress = isatty(STDERR_FILENO) != 0;
@@ -173,7 +188,7 @@ int run_pcap(const Options& o, const config::Config& c) {
     }
     run.now_ms = d.receive_ns / 1'000'000;
     decode::decode_datagram(d.payload, d.meta(listener_for(c, d.dst_port)), *templates, out,
-                            counters, &interface_counters);
+                            counters, &interface_counters, &exporter_stats);
     pipeline.tick(run.now_ms);
     if (progress && (++frames_seen & 0xffff) == 0) {
       std::fprintf(stderr, "\rflowgate: %llu datagrams, %llu records",
@@ -197,6 +212,7 @@ int run_pcap(const Options& o, const config::Config& c) {
                static_cast<unsigned long long>(counters.options_records),
                static_cast<unsigned long long>(pipeline.written()));
   std::fprintf(stderr, "flowgate: decode%s\n", decode_summary(counters).c_str());
+  std::fprintf(stderr, "flowgate: exporters%s\n", exporter_summary(exporter_stats).c_str());
   if (s != dataplane::PcapStatus::kOk) {
     spdlog::error("{}", source.error());
     return 1;
