@@ -134,7 +134,8 @@ TEST(DashboardApi, SummaryIsJsonWithPanelsAndExporterHealth) {
   EXPECT_EQ(doc["series"].get_array().size(), 15u);
   std::map<std::string, std::string> health;
   for (simdjson::dom::element e : doc["exporters"].get_array()) {
-    health[std::string(std::string_view(e["exporter"]))] = std::string(std::string_view(e["health"]));
+    const std::string_view exporter = e["exporter"];
+    health[std::string(exporter)] = std::string(std::string_view(e["health"]));
   }
   EXPECT_EQ(health["192.0.2.1"], "ok");
   EXPECT_EQ(health["192.0.2.2"], "silent");
