@@ -225,8 +225,8 @@ TEST_F(Streams, OverflowGoesToTheOtherRow) {
 
 TEST_F(Streams, DecodeErrorsAreCountedAndDoNotAdvanceTheSequence) {
   feed(v5(0, 2));
-  auto bad = v5(2, 2);
-  bad.resize(bad.size() - 10);  // truncated
+  const auto full = v5(2, 2);
+  const std::vector<uint8_t> bad(full.begin(), full.end() - 10);  // truncated
   feed(bad);
   feed(v5(4, 1));  // re-anchored after the faulty datagram: no loss invented
   feed(v5(5, 1));

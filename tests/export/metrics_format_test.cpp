@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -191,17 +191,21 @@ TEST(MetricsFormat, AlertRulesUseExportedNames) {
   std::ifstream rules(std::filesystem::path(FLOWGATE_SOURCE_DIR) / "config/prometheus/alerts.yml");
   ASSERT_TRUE(rules.good());
   const std::string yaml((std::istreambuf_iterator<char>(rules)), std::istreambuf_iterator<char>());
-  const std::regex name("flowgate_[a-z0-9_]+");
   size_t used = 0;
-  for (auto it = std::sregex_iterator(yaml.begin(), yaml.end(), name); it != std::sregex_iterator();
-       ++it) {
-    std::string n = it->str();
+  for (size_t at = yaml.find("flowgate_"); at != std::string::npos;
+       at = yaml.find("flowgate_", at + 1)) {
+    if (at > 0 && (std::isalnum(static_cast<unsigned char>(yaml[at - 1])) || yaml[at - 1] == '_')) {
+      continue;  // inside a longer word
+    }
+    const size_t end = yaml.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", at);
+    const std::string found = yaml.substr(at, end - at);
+    std::string n = found;
     for (const char* suffix : {"_bucket", "_sum", "_count"}) {
       if (families.count(n) == 0 && n.ends_with(suffix)) {
         n.resize(n.size() - std::string_view(suffix).size());
       }
     }
-    EXPECT_EQ(families.count(n), 1u) << it->str() << " is used in alerts.yml but not exported";
+    EXPECT_EQ(families.count(n), 1u) << found << " is used in alerts.yml but not exported";
     ++used;
   }
   EXPECT_GE(used, 4u);
