@@ -350,9 +350,10 @@ int run_live(const config::Config& c) {
   exporter::PublishedPipelineFigures figures;
   exporter::PublishedSinkFigures sink_figures;
   exporter::DashboardWindow window(c.metrics.dashboard_minutes);
-  pipeline.set_dashboard(&window);
   exporter::MetricsServer metrics;
   if (!start_metrics(c, workers, figures, sink_figures, window, metrics)) return 1;
+  // The window costs the exporter thread a few table probes per record: only when served.
+  if (metrics.port() != 0) pipeline.set_dashboard(&window);
   for (auto& w : workers) w->start();
 
   // Each pass takes what the workers handed off, returns the blocks, and runs the periodic work.

@@ -1,6 +1,9 @@
 #include "export/dashboard_window.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
+#include <map>
 #include <tuple>
 
 #include "decode/hash.hpp"
@@ -13,18 +16,14 @@ namespace {
 constexpr uint64_t kMinuteMs = 60'000;
 constexpr uint32_t kRolledUpPort = 65536;  // port roll-up's "*"
 
-template <typename Map, typename Key>
-void add_bounded(Map& map, typename Map::mapped_type& other, const Key& key, uint32_t max_keys,
-                 uint64_t bytes, uint64_t packets) {
-  auto it = map.find(key);
-  if (it == map.end()) {
-    if (map.size() >= max_keys) {
-      other.add(bytes, packets);
-      return;
-    }
-    it = map.emplace(key, typename Map::mapped_type{}).first;
-  }
-  it->second.add(bytes, packets);
+// One mix of an (address, device) pair: cheaper than hashing both addresses in full, and the
+// device's low half (all of an IPv4 one) is what tells devices apart.
+uint64_t endpoint_hash(const decode::IpAddress& a, const decode::IpAddress& device) noexcept {
+  uint64_t w[2];
+  uint64_t d[2];
+  std::memcpy(w, a.bytes.data(), 16);
+  std::memcpy(d, device.bytes.data(), 16);
+  return decode::mix64(w[0] ^ std::rotl(w[1], 17) ^ std::rotl(d[1], 41));
 }
 
 std::string ip_text(const decode::IpAddress& a) {
@@ -53,29 +52,62 @@ std::vector<DashboardWindow::Entry> top_of(std::vector<DashboardWindow::Entry> a
 
 }  // namespace
 
-size_t DashboardWindow::EndpointHash::operator()(const Endpoint& e) const noexcept {
-  return static_cast<size_t>(decode::hash_address(e.address, decode::hash_address(e.device, 0)));
+template <typename Key>
+DashboardWindow::Table<Key>::Table(uint32_t capacity) : capacity_(capacity) {
+  // At most half full, so probes stay short and always end at a free slot.
+  const size_t slots = std::bit_ceil(std::max<size_t>(size_t{capacity} * 2, 8));
+  keys_.resize(slots);
+  totals_.resize(slots);
+  used_.assign(slots, 0);
 }
 
-void DashboardWindow::Bucket::reset(uint64_t m) {
+template <typename Key>
+void DashboardWindow::Table<Key>::add(const Key& key, uint64_t hash, uint64_t bytes,
+                                      uint64_t packets) noexcept {
+  const size_t mask = used_.size() - 1;
+  for (size_t i = static_cast<size_t>(hash) & mask;; i = (i + 1) & mask) {
+    if (used_[i] == 0) {
+      if (size_ == capacity_) {
+        other_.add(bytes, packets);
+        return;
+      }
+      used_[i] = 1;
+      keys_[i] = key;
+      totals_[i] = {};
+      totals_[i].add(bytes, packets);
+      ++size_;
+      return;
+    }
+    if (keys_[i] == key) {
+      totals_[i].add(bytes, packets);
+      return;
+    }
+  }
+}
+
+template <typename Key>
+void DashboardWindow::Table<Key>::clear() noexcept {
+  if (size_ > 0) std::fill(used_.begin(), used_.end(), 0);
+  size_ = 0;
+  other_ = {};
+}
+
+void DashboardWindow::Bucket::reset(uint64_t m) noexcept {
   minute = m;
   total = {};
-  sources.map.clear();
-  sources.other = {};
-  destinations.map.clear();
-  destinations.other = {};
-  source_ports.map.clear();
-  source_ports.other = {};
-  destination_ports.map.clear();
-  destination_ports.other = {};
+  sources.clear();
+  destinations.clear();
+  source_ports.clear();
+  destination_ports.clear();
   protocols.fill({});
   flow_types.fill({});
 }
 
 DashboardWindow::DashboardWindow(uint32_t minutes, uint32_t max_keys)
-    : minutes_(std::max<uint32_t>(minutes, 1)),
-      max_keys_(std::max<uint32_t>(max_keys, 1)),
-      buckets_(minutes_) {}
+    : minutes_(std::max<uint32_t>(minutes, 1)), max_keys_(std::max<uint32_t>(max_keys, 1)) {
+  buckets_.reserve(minutes_);
+  for (uint32_t i = 0; i < minutes_; ++i) buckets_.emplace_back(max_keys_);
+}
 
 void DashboardWindow::add(const decode::FlowBlock& b, uint64_t now_ms) {
   const uint64_t minute = now_ms / kMinuteMs;
@@ -86,19 +118,19 @@ void DashboardWindow::add(const decode::FlowBlock& b, uint64_t now_ms) {
     const uint64_t bytes = b.bytes[r];
     const uint64_t packets = b.packets[r];
     k.total.add(bytes, packets);
-    add_bounded(k.sources.map, k.sources.other, Endpoint{b.src_addr[r], b.exporter_addr[r]},
-                max_keys_, bytes, packets);
-    add_bounded(k.destinations.map, k.destinations.other,
-                Endpoint{b.dst_addr[r], b.exporter_addr[r]}, max_keys_, bytes, packets);
+    k.sources.add(Endpoint{b.src_addr[r], b.exporter_addr[r]},
+                  endpoint_hash(b.src_addr[r], b.exporter_addr[r]), bytes, packets);
+    k.destinations.add(Endpoint{b.dst_addr[r], b.exporter_addr[r]},
+                       endpoint_hash(b.dst_addr[r], b.exporter_addr[r]), bytes, packets);
     const uint32_t sp = (b.port_rollup[r] & decode::FlowBlock::kRollupSrcPort) != 0
                             ? kRolledUpPort
                             : b.src_port[r];
     const uint32_t dp = (b.port_rollup[r] & decode::FlowBlock::kRollupDstPort) != 0
                             ? kRolledUpPort
                             : b.dst_port[r];
-    add_bounded(k.source_ports.map, k.source_ports.other, sp, max_keys_, bytes, packets);
-    add_bounded(k.destination_ports.map, k.destination_ports.other, dp, max_keys_, bytes,
-                packets);
+    // Fibonacci hashing: ports are small integers, a multiply spreads them.
+    k.source_ports.add(sp, (sp * 0x9e3779b97f4a7c15ull) >> 32, bytes, packets);
+    k.destination_ports.add(dp, (dp * 0x9e3779b97f4a7c15ull) >> 32, bytes, packets);
     k.protocols[b.protocol[r]].add(bytes, packets);
     k.flow_types[static_cast<size_t>(b.flow_type[r]) % k.flow_types.size()].add(bytes, packets);
   }
@@ -109,8 +141,9 @@ DashboardWindow::Summary DashboardWindow::summary(uint64_t now_ms, uint32_t top)
   const uint64_t first = now_minute + 1 >= minutes_ ? now_minute + 1 - minutes_ : 0;
   Summary s;
   s.minutes = minutes_;
-  std::unordered_map<Endpoint, Totals, EndpointHash> sources, destinations;
-  std::unordered_map<uint32_t, Totals> source_ports, destination_ports;
+  // Merged over the minutes: std::map keeps this off the per-record path simple.
+  std::map<std::pair<std::string, std::string>, Totals> sources, destinations;
+  std::map<uint32_t, Totals> source_ports, destination_ports;
   std::array<Totals, 256> protocols{};
   std::array<Totals, 8> flow_types{};
   Totals other_src, other_dst, other_sp, other_dp;
@@ -121,14 +154,20 @@ DashboardWindow::Summary DashboardWindow::summary(uint64_t now_ms, uint32_t top)
       if (k.minute == UINT64_MAX || k.minute < first || k.minute > now_minute) continue;
       s.series[k.minute - first].totals = k.total;
       s.total.add(k.total);
-      for (const auto& [key, t] : k.sources.map) sources[key].add(t);
-      for (const auto& [key, t] : k.destinations.map) destinations[key].add(t);
-      for (const auto& [key, t] : k.source_ports.map) source_ports[key].add(t);
-      for (const auto& [key, t] : k.destination_ports.map) destination_ports[key].add(t);
-      other_src.add(k.sources.other);
-      other_dst.add(k.destinations.other);
-      other_sp.add(k.source_ports.other);
-      other_dp.add(k.destination_ports.other);
+      k.sources.for_each([&](const Endpoint& e, const Totals& t) {
+        sources[{ip_text(e.address), ip_text(e.device)}].add(t);
+      });
+      k.destinations.for_each([&](const Endpoint& e, const Totals& t) {
+        destinations[{ip_text(e.address), ip_text(e.device)}].add(t);
+      });
+      k.source_ports.for_each([&](uint32_t p, const Totals& t) { source_ports[p].add(t); });
+      k.destination_ports.for_each([&](uint32_t p, const Totals& t) {
+        destination_ports[p].add(t);
+      });
+      other_src.add(k.sources.other());
+      other_dst.add(k.destinations.other());
+      other_sp.add(k.source_ports.other());
+      other_dp.add(k.destination_ports.other());
       for (size_t i = 0; i < protocols.size(); ++i) protocols[i].add(k.protocols[i]);
       for (size_t i = 0; i < flow_types.size(); ++i) flow_types[i].add(k.flow_types[i]);
     }
@@ -136,7 +175,7 @@ DashboardWindow::Summary DashboardWindow::summary(uint64_t now_ms, uint32_t top)
   auto endpoints = [&](const auto& map, const Totals& other) {
     std::vector<Entry> all;
     all.reserve(map.size());
-    for (const auto& [key, t] : map) all.push_back({ip_text(key.address), ip_text(key.device), t});
+    for (const auto& [key, t] : map) all.push_back({key.first, key.second, t});
     return top_of(std::move(all), other, top);
   };
   auto ports = [&](const auto& map, const Totals& other) {

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "decode/flow_block.hpp"
@@ -62,22 +61,41 @@ class DashboardWindow {
     decode::IpAddress device;
     friend bool operator==(const Endpoint&, const Endpoint&) = default;
   };
-  struct EndpointHash {
-    size_t operator()(const Endpoint& e) const noexcept;
-  };
-  template <typename Map>
-  struct Bounded {
-    Map map;
-    Totals other;
+  // A fixed-capacity open-addressing table of Totals (a record costs a hash and a probe or
+  // two, no allocation); keys past the capacity go to `other`.
+  template <typename Key>
+  class Table {
+   public:
+    explicit Table(uint32_t capacity);
+    void add(const Key& key, uint64_t hash, uint64_t bytes, uint64_t packets) noexcept;
+    void clear() noexcept;
+    template <typename Fn>
+    void for_each(Fn&& fn) const {
+      for (size_t i = 0; i < used_.size(); ++i) {
+        if (used_[i] != 0) fn(keys_[i], totals_[i]);
+      }
+    }
+    const Totals& other() const noexcept { return other_; }
+
+   private:
+    std::vector<Key> keys_;
+    std::vector<Totals> totals_;
+    std::vector<uint8_t> used_;
+    uint32_t size_ = 0;
+    uint32_t capacity_;
+    Totals other_;
   };
   struct Bucket {
+    explicit Bucket(uint32_t max_keys)
+        : sources(max_keys), destinations(max_keys), source_ports(max_keys),
+          destination_ports(max_keys) {}
     uint64_t minute = UINT64_MAX;  // minutes since the epoch; UINT64_MAX: unused
     Totals total;
-    Bounded<std::unordered_map<Endpoint, Totals, EndpointHash>> sources, destinations;
-    Bounded<std::unordered_map<uint32_t, Totals>> source_ports, destination_ports;
+    Table<Endpoint> sources, destinations;
+    Table<uint32_t> source_ports, destination_ports;
     std::array<Totals, 256> protocols{};
     std::array<Totals, 8> flow_types{};
-    void reset(uint64_t m);
+    void reset(uint64_t m) noexcept;
   };
 
   uint32_t minutes_;
