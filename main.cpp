@@ -22,6 +22,9 @@
 #include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "export/dashboard_api.hpp"
+#include "export/dashboard_page.hpp"
+#include "export/dashboard_window.hpp"
 #include "export/metrics_format.hpp"
 #include "export/metrics_server.hpp"
 #include "export/pipeline_figures.hpp"
@@ -122,6 +125,20 @@ std::string decode_summary(const decode::DecodeCounters& dc) {
   return s;
 }
 
+// Export streams and what their sequence numbers say was lost before the capture point.
+std::string exporter_summary(const decode::ExporterStats& stats) {
+  uint64_t lost = 0, late = 0, reordered = 0, resets = 0;
+  stats.for_each([&](const decode::ExporterRow& r) {
+    lost += r.lost_records;
+    late += r.late_records;
+    reordered += r.sequence.reordered;
+    resets += r.sequence.resets;
+  });
+  return " streams=" + std::to_string(stats.size()) + " lost_records=" + std::to_string(lost) +
+         " late_records=" + std::to_string(late) + " reordered=" + std::to_string(reordered) +
+         " resets=" + std::to_string(resets);
+}
+
 // The listener a captured datagram was addressed to, by destination port; 0 when none
 // matches (a capture may hold exports to any port: the protocol is detected per datagram).
 uint16_t listener_for(const config::Config& c, uint16_t dst_port) {
@@ -161,6 +178,7 @@ int run_pcap(const Options& o, const config::Config& c) {
   decode::FlowOutput out(block.get(), &pcap_block_full, &run);
   auto templates = std::make_unique<decode::TemplateCache>();
   decode::InterfaceCounterStore interface_counters;
+  decode::ExporterStats exporter_stats;
   decode::DecodeCounters counters;
   uint64_t not_flow = 0;
   const bool progress = isatty(STDERR_FILENO) != 0;
@@ -173,7 +191,7 @@ int run_pcap(const Options& o, const config::Config& c) {
     }
     run.now_ms = d.receive_ns / 1'000'000;
     decode::decode_datagram(d.payload, d.meta(listener_for(c, d.dst_port)), *templates, out,
-                            counters, &interface_counters);
+                            counters, &interface_counters, &exporter_stats);
     pipeline.tick(run.now_ms);
     if (progress && (++frames_seen & 0xffff) == 0) {
       std::fprintf(stderr, "\rflowgate: %llu datagrams, %llu records",
@@ -197,6 +215,7 @@ int run_pcap(const Options& o, const config::Config& c) {
                static_cast<unsigned long long>(counters.options_records),
                static_cast<unsigned long long>(pipeline.written()));
   std::fprintf(stderr, "flowgate: decode%s\n", decode_summary(counters).c_str());
+  std::fprintf(stderr, "flowgate: exporters%s\n", exporter_summary(exporter_stats).c_str());
   if (s != dataplane::PcapStatus::kOk) {
     spdlog::error("{}", source.error());
     return 1;
@@ -227,25 +246,41 @@ struct RunningSource {
   std::function<uint64_t()> dropped = [] { return uint64_t{0}; };  // lost before decoding
 };
 
-exporter::MetricsSnapshot metrics_snapshot(const RunningSource& source,
-                                           const exporter::PublishedPipelineFigures& figures) {
+// What /metrics and /api/summary show: the shards' published counters and snapshots, the
+// exporter thread's figures, and what the source adds.
+struct MetricsInputs {
+  const config::Config& config;
+  const RunningSource& source;
+  const exporter::PublishedPipelineFigures& figures;
+  const exporter::PublishedSinkFigures& sink_figures;
+};
+
+exporter::MetricsSnapshot metrics_snapshot(const MetricsInputs& in) {
   exporter::MetricsSnapshot s;
-  for (const dataplane::DecodeShard* shard : source.shards) {
+  for (const dataplane::DecodeShard* shard : in.source.shards) {
     s.decode.add(shard->decode_counters());
     s.workers.push_back(shard->worker_counters());
     s.packets.add(shard->published_packet_counters());
+    s.shards.push_back(shard->snapshot());
   }
-  s.pipeline = figures.load();
-  source.add_metrics(s);
+  s.pipeline = in.figures.load();
+  s.sinks = in.sink_figures.load();
+  for (const config::Listener& l : in.config.listeners) {
+    s.listeners.push_back(l.bind_host + ":" + std::to_string(l.port));
+  }
+  s.max_exporters = in.config.metrics.max_exporters;
+  s.max_interfaces = in.config.metrics.max_interfaces;
+  in.source.add_metrics(s);
   return s;
 }
 
-// Serves /metrics and /healthz from what the workers and the exporter thread publish. An
-// address set in the file must bind; the default one only warns when taken (another collector
-// on this host), so that collection itself does not depend on a free metrics port.
-bool start_metrics(const config::Config& c, const RunningSource& source,
-                   const exporter::PublishedPipelineFigures& figures,
+// Serves /metrics, /healthz, the dashboard at / and its /api/summary from what the workers and
+// the exporter thread publish. An address set in the file must bind; the default one only warns
+// when taken (another collector on this host), so that collection itself does not depend on a
+// free metrics port.
+bool start_metrics(const MetricsInputs& in, const exporter::DashboardWindow& window,
                    exporter::MetricsServer& server) {
+  const config::Config& c = in.config;
   if (c.metrics.listen.empty()) {
     spdlog::info("metrics endpoint disabled ([metrics] listen = \"\")");
     return true;
@@ -256,9 +291,13 @@ bool start_metrics(const config::Config& c, const RunningSource& source,
                   c.metrics.listen);
     return false;
   }
-  auto render = [&source, &figures] {
-    return exporter::format_metrics(metrics_snapshot(source, figures));
-  };
+  auto render = [&in] { return exporter::format_metrics(metrics_snapshot(in)); };
+  server.add_route("/", "text/html; charset=utf-8",
+                   [] { return std::string(exporter::dashboard_page()); });
+  server.add_route("/api/summary", "application/json", [&in, &window] {
+    const uint64_t now = wall_ms();
+    return exporter::dashboard_summary_json(window.summary(now, 10), metrics_snapshot(in), now);
+  });
   std::string error;
   if (!server.start(address, render, error)) {
     if (c.metrics.listen_explicit) {
@@ -270,7 +309,8 @@ bool start_metrics(const config::Config& c, const RunningSource& source,
                  error);
     return true;
   }
-  spdlog::info("metrics on http://{}/metrics", c.metrics.listen);
+  spdlog::info("metrics on http://{}/metrics, dashboard on http://{}/", c.metrics.listen,
+               c.metrics.listen);
   return true;
 }
 
@@ -291,12 +331,17 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
                  RunningSource& source) {
   exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
   exporter::PublishedPipelineFigures figures;
+  exporter::PublishedSinkFigures sink_figures;
+  exporter::DashboardWindow window(c.metrics.dashboard_minutes);
   exporter::MetricsServer metrics;
-  if (!start_metrics(c, source, figures, metrics)) {
+  const MetricsInputs inputs{c, source, figures, sink_figures};
+  if (!start_metrics(inputs, window, metrics)) {
     source.request_stop();
     source.join();
     return 1;
   }
+  // The window costs the exporter thread a few table probes per record: only when served.
+  if (metrics.port() != 0) pipeline.set_dashboard(&window);
   uint64_t next_tick_ms = 0;
   auto drain = [&]() {
     size_t taken = 0;
@@ -314,6 +359,7 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
     }
     pipeline.tick(now);
     figures.publish(exporter::PipelineFigures::of(pipeline));
+    sink_figures.publish(pipeline.sink_figures());
     if (now >= next_tick_ms) {
       source.tick();
       next_tick_ms = now + 1000;
@@ -340,7 +386,7 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
   pipeline.finish(wall_ms());
   metrics.stop();
 
-  const exporter::MetricsSnapshot s = metrics_snapshot(source, figures);
+  const exporter::MetricsSnapshot s = metrics_snapshot(inputs);
   dataplane::WorkerCounters wk;
   for (const dataplane::WorkerCounters& w : s.workers) wk.add(w);
   const decode::DecodeCounters& dc = s.decode;
@@ -447,29 +493,6 @@ dataplane::DpdkOptions dpdk_options(const config::Config& c) {
   return o;
 }
 
-void add_dpdk_metrics(const dataplane::DpdkFigures& f, exporter::MetricsSnapshot& s) {
-  auto port_samples = [&](const char* name, const char* help, auto field) {
-    for (const dataplane::DpdkPortFigures& p : f.ports) {
-      s.source.push_back({name, help, "{port=\"" + p.name + "\"}", p.*field, true});
-    }
-  };
-  using P = dataplane::DpdkPortFigures;
-  port_samples("dpdk_port_rx_packets_total", "packets the port received (rte_eth_stats ipackets)", &P::ipackets);
-  port_samples("dpdk_port_rx_bytes_total", "bytes the port received", &P::ibytes);
-  port_samples("dpdk_port_imissed_total",
-               "packets the NIC dropped for want of a free RX descriptor: the workers fell behind",
-               &P::imissed);
-  port_samples("dpdk_port_ierrors_total", "erroneous packets the port received", &P::ierrors);
-  port_samples("dpdk_port_rx_nombuf_total", "packets dropped for want of an mbuf in the pool",
-               &P::rx_nombuf);
-  port_samples("dpdk_port_tx_packets_total", "packets sent (ARP/ICMP/ND replies)", &P::opackets);
-  s.source.push_back({"dpdk_dispatched_total", "frames the software-RSS dispatcher handed to a worker",
-                      "", f.dispatched, true});
-  s.source.push_back({"dpdk_dispatch_ring_full_total",
-                      "frames dropped by the software-RSS dispatcher: a worker's ring stayed full for 100 ms",
-                      "", f.dispatch_ring_full, true});
-}
-
 // DPDK mode: pinned worker lcores poll the NIC queues; this thread (the EAL main lcore) is the
 // exporter.
 int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks) {
@@ -495,7 +518,7 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Line
   source.finished = [&] { return dpdk->finished(); };
   source.join = [&] { dpdk->shutdown(); };
   source.tick = [&] { dpdk->refresh_port_figures(); };
-  source.add_metrics = [&](exporter::MetricsSnapshot& s) { add_dpdk_metrics(dpdk->figures(), s); };
+  source.add_metrics = [&](exporter::MetricsSnapshot& s) { exporter::add_dpdk_samples(dpdk->figures(), s); };
   source.dropped = [&] { return dpdk->figures().dropped(); };
   if (!dpdk->launch(error)) {
     spdlog::error("dpdk: {}", error);

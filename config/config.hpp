@@ -83,6 +83,9 @@ struct Output {
 struct MetricsConfig {
   std::string listen = "127.0.0.1:9108";  // host:port or [IPv6]:port; "" disables the endpoint
   bool listen_explicit = false;  // set in the file: failing to bind it stops start-up
+  uint32_t max_exporters = 256;   // per-exporter series; the rest summed as exporter="other"
+  uint32_t max_interfaces = 256;  // sFlow interface series
+  uint32_t dashboard_minutes = 15;  // the dashboard's window
 };
 
 struct Config {

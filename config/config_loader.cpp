@@ -484,7 +484,11 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
 
 void read_metrics_and_log(Reader& r, const toml::table& root, Config& c) {
   if (const toml::table* m = r.table(root, "", "metrics")) {
-    r.check_keys(*m, "metrics", {"listen"});
+    r.check_keys(*m, "metrics",
+                 {"listen", "max_exporters", "max_interfaces", "dashboard_minutes"});
+    r.read_uint(*m, "metrics", "max_exporters", 1, 100'000, c.metrics.max_exporters);
+    r.read_uint(*m, "metrics", "max_interfaces", 0, 100'000, c.metrics.max_interfaces);
+    r.read_uint(*m, "metrics", "dashboard_minutes", 1, 1440, c.metrics.dashboard_minutes);
     r.read_string(*m, "metrics", "listen", c.metrics.listen, /*allow_empty=*/true);
     if (const toml::node* n = m->get("listen"); n != nullptr && n->is_string()) {
       c.metrics.listen_explicit = true;

@@ -80,10 +80,11 @@ void DecodeShard::decode(const UdpDatagram& d, uint16_t listener) noexcept {
                                     : decode::FlowType::kUnknown;
   const decode::DatagramMeta meta = d.meta(listener);
   if (type == decode::FlowType::kUnknown) {
-    decode::decode_datagram(d.payload, meta, *templates_, out_, decode_, &interface_counters_);
+    decode::decode_datagram(d.payload, meta, *templates_, out_, decode_, &interface_counters_,
+                            &exporter_stats_);
   } else {
     decode::decode_datagram_as(type, d.payload, meta, *templates_, out_, decode_,
-                               &interface_counters_);
+                               &interface_counters_, &exporter_stats_);
   }
 }
 
@@ -123,6 +124,26 @@ void DecodeShard::housekeeping(uint64_t now_ms) noexcept {
   }
   decode_.pending_dropped += templates_->expire_pending(now_ms * 1'000'000);
   publish();
+  publish_snapshot(now_ms, false);
+}
+
+// The one place a worker takes a lock, about once a second, so that the metrics thread can
+// copy what the data path counts lock-free.
+void DecodeShard::publish_snapshot(uint64_t now_ms, bool force) noexcept {
+  constexpr uint64_t kSnapshotEveryMs = 1000;
+  if (!force && now_ms < next_snapshot_ms_) return;
+  next_snapshot_ms_ = now_ms + kSnapshotEveryMs;
+  try {
+    const std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    snapshot_.take(exporter_stats_, *templates_, interface_counters_, now_ms * 1'000'000);
+  } catch (...) {
+    // Out of memory while growing the copy: the previous snapshot stays; collection goes on.
+  }
+}
+
+decode::ShardSnapshot DecodeShard::snapshot() const {
+  const std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  return snapshot_;
 }
 
 void DecodeShard::finish() noexcept {
@@ -142,6 +163,10 @@ void DecodeShard::finish() noexcept {
     }
   }
   publish();
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  publish_snapshot(static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000,
+                   true);
   finished_.store(true, std::memory_order_release);
 }
 

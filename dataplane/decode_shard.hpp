@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "dataplane/packet_counters.hpp"
@@ -10,10 +11,12 @@
 #include "dataplane/udp_datagram.hpp"
 #include "dataplane/worker_counters.hpp"
 #include "decode/decode_counters.hpp"
+#include "decode/exporter_stats.hpp"
 #include "decode/flow_block.hpp"
 #include "decode/flow_output.hpp"
 #include "decode/flow_type.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "decode/shard_snapshot.hpp"
 #include "decode/template_cache.hpp"
 
 namespace flowgate::dataplane {
@@ -70,12 +73,17 @@ class DecodeShard {
   WorkerCounters worker_counters() const noexcept;
   PacketCounters published_packet_counters() const noexcept;
 
+  // Per-exporter figures (streams, templates, sFlow interfaces), copied by the owning thread
+  // about once a second in housekeeping.
+  decode::ShardSnapshot snapshot() const;
+
   uint32_t index() const noexcept { return config_.index; }
 
  private:
   static decode::FlowBlock* refill(void* ctx, decode::FlowBlock* full) noexcept;
   void hand_off(decode::FlowBlock* block) noexcept;
   void publish() noexcept;
+  void publish_snapshot(uint64_t now_ms, bool force) noexcept;
 
   ShardConfig config_;
   std::unique_ptr<decode::TemplateCache> templates_;
@@ -93,6 +101,11 @@ class DecodeShard {
   std::vector<std::atomic<uint64_t>> published_worker_;
   std::vector<std::atomic<uint64_t>> published_packets_;
   std::atomic<bool> finished_{false};
+
+  decode::ExporterStats exporter_stats_;
+  mutable std::mutex snapshot_mutex_;  // taken in housekeeping and by the reader, never per packet
+  decode::ShardSnapshot snapshot_;
+  uint64_t next_snapshot_ms_ = 0;
 };
 
 }  // namespace flowgate::dataplane

@@ -6,31 +6,10 @@
 #include <vector>
 
 #include "dataplane/decode_shard.hpp"
+#include "dataplane/dpdk_figures.hpp"
 #include "dataplane/dpdk_options.hpp"
 
 namespace flowgate::dataplane {
-
-// Counters of one DPDK port as the NIC reports them (rte_eth_stats), read by the exporter lcore.
-struct DpdkPortFigures {
-  std::string name;
-  uint64_t ipackets = 0;
-  uint64_t ibytes = 0;
-  uint64_t imissed = 0;    // dropped by the NIC: no free RX descriptor (the pollers fell behind)
-  uint64_t ierrors = 0;
-  uint64_t rx_nombuf = 0;  // dropped: no mbuf left in the pool
-  uint64_t opackets = 0;
-};
-
-struct DpdkFigures {
-  std::vector<DpdkPortFigures> ports;
-  uint64_t dispatched = 0;          // software RSS: frames handed to a worker ring
-  uint64_t dispatch_ring_full = 0;  // software RSS: frames dropped, the worker's ring was full
-  uint64_t dropped() const noexcept {
-    uint64_t d = dispatch_ring_full;
-    for (const DpdkPortFigures& p : ports) d += p.imissed + p.rx_nombuf;
-    return d;
-  }
-};
 
 // The DPDK packet source: EAL, one mbuf pool, the ports, and one pinned worker lcore per
 // DecodeShard. Each worker polls its RX queues in bursts (hardware RSS on the IP source, or a

@@ -49,6 +49,7 @@ class Worker {
   decode::DecodeCounters decode_counters() const noexcept { return shard_.decode_counters(); }
   WorkerCounters worker_counters() const noexcept { return shard_.worker_counters(); }
   uint16_t bound_port(size_t socket_index) const noexcept { return source_.bound_port(socket_index); }
+  decode::ShardSnapshot shard_snapshot() const { return shard_.snapshot(); }
 
  private:
   void run() noexcept;

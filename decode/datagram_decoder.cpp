@@ -22,10 +22,11 @@ FlowType detect_flow_type(Bytes datagram) noexcept {
   }
 }
 
-DecodeStatus decode_datagram_as(FlowType expected, Bytes datagram, const DatagramMeta& meta,
-                                TemplateCache& templates, FlowOutput& out,
-                                DecodeCounters& counters,
-                                InterfaceCounterStore* interface_counters) noexcept {
+namespace {
+
+DecodeStatus decode_as(FlowType expected, Bytes datagram, const DatagramMeta& meta,
+                       TemplateCache& templates, FlowOutput& out, DecodeCounters& counters,
+                       InterfaceCounterStore* interface_counters) noexcept {
   switch (expected) {
     case FlowType::kNetflow5: return decode_netflow5(datagram, meta, out, counters);
     case FlowType::kNetflow9: return decode_netflow9(datagram, meta, templates, out, counters);
@@ -38,11 +39,28 @@ DecodeStatus decode_datagram_as(FlowType expected, Bytes datagram, const Datagra
   return counters.count(DecodeStatus::kBadVersion);
 }
 
+}  // namespace
+
+DecodeStatus decode_datagram_as(FlowType expected, Bytes datagram, const DatagramMeta& meta,
+                                TemplateCache& templates, FlowOutput& out,
+                                DecodeCounters& counters, InterfaceCounterStore* interface_counters,
+                                ExporterStats* exporter_stats) noexcept {
+  if (exporter_stats == nullptr) {
+    return decode_as(expected, datagram, meta, templates, out, counters, interface_counters);
+  }
+  const DecodeMark before = DecodeMark::of(counters);
+  const DecodeStatus s =
+      decode_as(expected, datagram, meta, templates, out, counters, interface_counters);
+  exporter_stats->on_datagram(expected, datagram, meta, before, DecodeMark::of(counters), s);
+  return s;
+}
+
 DecodeStatus decode_datagram(Bytes datagram, const DatagramMeta& meta, TemplateCache& templates,
                              FlowOutput& out, DecodeCounters& counters,
-                             InterfaceCounterStore* interface_counters) noexcept {
+                             InterfaceCounterStore* interface_counters,
+                             ExporterStats* exporter_stats) noexcept {
   return decode_datagram_as(detect_flow_type(datagram), datagram, meta, templates, out,
-                            counters, interface_counters);
+                            counters, interface_counters, exporter_stats);
 }
 
 }  // namespace flowgate::decode

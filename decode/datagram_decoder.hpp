@@ -2,6 +2,7 @@
 
 #include "decode/datagram.hpp"
 #include "decode/decode_counters.hpp"
+#include "decode/exporter_stats.hpp"
 #include "decode/flow_output.hpp"
 #include "decode/flow_type.hpp"
 #include "decode/interface_counter_store.hpp"
@@ -15,16 +16,19 @@ FlowType detect_flow_type(Bytes datagram) noexcept;
 
 // Detects the protocol and decodes with the matching decoder. A datagram of no supported
 // protocol counts as kBadVersion. sFlow counter samples update `interface_counters` when it
-// is not null.
+// is not null; `exporter_stats`, when not null, accounts the datagram to its export stream
+// (datagrams, bytes, records, sequence loss).
 DecodeStatus decode_datagram(Bytes datagram, const DatagramMeta& meta, TemplateCache& templates,
                              FlowOutput& out, DecodeCounters& counters,
-                             InterfaceCounterStore* interface_counters = nullptr) noexcept;
+                             InterfaceCounterStore* interface_counters = nullptr,
+                             ExporterStats* exporter_stats = nullptr) noexcept;
 
 // Decodes only when the datagram is of `expected` type (a listener with a fixed flow_type);
 // otherwise counts kBadVersion.
 DecodeStatus decode_datagram_as(FlowType expected, Bytes datagram, const DatagramMeta& meta,
                                 TemplateCache& templates, FlowOutput& out,
                                 DecodeCounters& counters,
-                                InterfaceCounterStore* interface_counters = nullptr) noexcept;
+                                InterfaceCounterStore* interface_counters = nullptr,
+                                ExporterStats* exporter_stats = nullptr) noexcept;
 
 }  // namespace flowgate::decode

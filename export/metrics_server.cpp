@@ -42,7 +42,8 @@ void send_all(int fd, std::string_view data) {
 
 }  // namespace
 
-std::string MetricsServer::respond(std::string_view request, const Render& render) {
+std::string MetricsServer::respond(std::string_view request, const Render& render,
+                                   const std::vector<Route>& routes) {
   // Request line (RFC 9112 section 3): method SP request-target SP HTTP-version CRLF.
   const size_t eol = request.find("\r\n");
   const std::string_view line = request.substr(0, eol);
@@ -64,6 +65,9 @@ std::string MetricsServer::respond(std::string_view request, const Render& rende
     return response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render());
   }
   if (target == "/healthz") return text("200 OK", "ok\n");
+  for (const Route& r : routes) {
+    if (target == r.path) return response("200 OK", r.content_type, r.render());
+  }
   return text("404 Not Found", "not found\n");
 }
 
@@ -112,6 +116,10 @@ bool MetricsServer::start(const config::HostPort& address, Render render, std::s
   return true;
 }
 
+void MetricsServer::add_route(std::string path, std::string content_type, Render render) {
+  routes_.push_back({std::move(path), std::move(content_type), std::move(render)});
+}
+
 void MetricsServer::stop() {
   stop_.store(true, std::memory_order_relaxed);
   if (thread_.joinable()) thread_.join();
@@ -146,7 +154,7 @@ void MetricsServer::serve(int fd) {
     if (n <= 0) return;  // closed, or silent past the timeout
     request.append(buf, static_cast<size_t>(n));
   }
-  send_all(fd, respond(request, render_));
+  send_all(fd, respond(request, render_, routes_));
 }
 
 }  // namespace flowgate::exporter

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "export/dashboard_window.hpp"
+
 namespace flowgate::exporter {
 namespace {
 
@@ -13,6 +15,12 @@ uint64_t wall_ms() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -59,6 +67,9 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     aggregator_ = std::make_unique<Aggregator>(std::move(ac));
   }
   batch_.reserve(size_t{max_batch_records_} * 1024);
+  for (const auto& sink : sinks_) {
+    sink_figures_.push_back({sink->path().empty() ? "stdout" : "file:" + sink->path()});
+  }
 }
 
 decode::FlowBlock* RecordPipeline::on_aggregated(void* ctx, decode::FlowBlock* full) noexcept {
@@ -72,6 +83,7 @@ decode::FlowBlock* RecordPipeline::on_aggregated(void* ctx, decode::FlowBlock* f
 
 void RecordPipeline::encode_block(const decode::FlowBlock& b) {
   const uint64_t flush_ms = wall_ms();
+  if (dashboard_ != nullptr) dashboard_->add(b, now_ms_);
   for (uint32_t r = 0; r < b.size; ++r) {
     const uint16_t l = b.listener[r];
     const uint32_t input = l < config_.listeners.size() ? config_.listeners[l].input : 0;
@@ -83,8 +95,11 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
 
 void RecordPipeline::flush_batch() {
   if (batch_records_ == 0) return;
-  for (auto& s : sinks_) {
-    if (!s->write(batch_)) ++write_failures_;
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    const uint64_t started = monotonic_ns();
+    const bool ok = sinks_[i]->write(batch_);
+    sink_figures_[i].record(ok, monotonic_ns() - started);
+    if (!ok) ++write_failures_;
   }
   written_ += batch_records_;
   batch_.clear();

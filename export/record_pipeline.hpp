@@ -11,8 +11,11 @@
 #include "export/aggregator.hpp"
 #include "export/json_encoder.hpp"
 #include "export/line_sink.hpp"
+#include "export/sink_figures.hpp"
 
 namespace flowgate::exporter {
+
+class DashboardWindow;
 
 // What happens to decoded records after the dataplane, the same for every packet source and for
 // --pcap: aggregation (optional), enrichment into Datakit's record, JSON batches, sinks.
@@ -37,6 +40,10 @@ class RecordPipeline {
   uint64_t write_failures() const noexcept { return write_failures_; }  // batches a sink lost
   uint64_t dropped() const noexcept { return aggregator_ ? aggregator_->dropped() : 0; }
   const Aggregator* aggregator() const noexcept { return aggregator_.get(); }
+  // Per sink (in sink order): batches sent / dropped and the write latency.
+  const std::vector<SinkFigures>& sink_figures() const noexcept { return sink_figures_; }
+  // Records written are also summed into `window` (the dashboard's); nullptr: none.
+  void set_dashboard(DashboardWindow* window) noexcept { dashboard_ = window; }
 
  private:
   static decode::FlowBlock* on_aggregated(void* ctx, decode::FlowBlock* full) noexcept;
@@ -58,6 +65,8 @@ class RecordPipeline {
   uint64_t batch_interval_ms_;
   uint64_t written_ = 0;
   uint64_t write_failures_ = 0;
+  std::vector<SinkFigures> sink_figures_;
+  DashboardWindow* dashboard_ = nullptr;
 };
 
 }  // namespace flowgate::exporter

@@ -18,6 +18,8 @@ packages=(
   python3
   tshark
   tcpreplay iproute2 curl
+  prometheus   # promtool: the alert rules' tests
+  chromium     # headless: the dashboard's test
 )
 
 missing=()

@@ -11,17 +11,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "dataplane/pcap_source.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/datagram_split.hpp"
 
@@ -274,6 +280,23 @@ TEST_F(Metrics, CountsWhatWasSentAndDecoded) {
   EXPECT_EQ(sum_prefixed(s, "flowgate_decode_errors_total"), 0u);
   EXPECT_EQ(sum_prefixed(s, "flowgate_worker_kernel_drops_total"), 0u);
   EXPECT_EQ(sum_prefixed(s, "flowgate_worker_ring_full_total"), 0u);
+  // The same figures per listener and per export stream (the corpus is one v5 exporter, sent
+  // from our one socket, so 127.0.0.1 with engine 0), and no sequence loss on loopback.
+  const std::string listener = "{listener=\"127.0.0.1:" + std::to_string(flow_port) + "\"}";
+  EXPECT_TRUE(wait_for([&] {
+    s = samples(http_get(metrics_port, "/metrics").body);
+    return s["flowgate_listener_records_total" + listener] == records;
+  })) << s["flowgate_listener_records_total" + listener];
+  EXPECT_EQ(s["flowgate_listener_datagrams_total" + listener], datagrams.size());
+  EXPECT_EQ(sum_prefixed(s, "flowgate_exporter_records_total"), records);
+  EXPECT_EQ(sum_prefixed(s, "flowgate_exporter_datagrams_total"), datagrams.size());
+  EXPECT_EQ(s.count("flowgate_exporter_records_total{exporter=\"127.0.0.1\",type=\"netflow5\","
+                    "domain=\"0\"}"),
+            1u);
+  EXPECT_EQ(sum_prefixed(s, "flowgate_sink_batches_total"),
+            s["flowgate_sink_batches_total{sink=\"file:" + (dir_ / "out.jsonl").string() +
+              "\",result=\"sent\"}"]);
+  EXPECT_GT(sum_prefixed(s, "flowgate_sink_batch_latency_seconds_count"), 0u);
 
   // A v5 header announcing one record and carrying none.
   Payload truncated(24, 0);
@@ -287,6 +310,196 @@ TEST_F(Metrics, CountsWhatWasSentAndDecoded) {
   EXPECT_EQ(s["flowgate_decode_datagrams_total"], datagrams.size() + 1);
   EXPECT_EQ(s["flowgate_decode_records_total"], records);
 
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
+}
+
+// Records lost on the way show up as lost-record estimates per exporter: a NetFlow v5 stream
+// that skips a datagram's worth of flow sequence numbers.
+TEST_F(Metrics, SequenceGapsAreCountedAsLostRecords) {
+  const uint16_t flow_port = free_port(SOCK_DGRAM);
+  const uint16_t metrics_port = free_port(SOCK_STREAM);
+  const fs::path conf = write_config(flow_port, "127.0.0.1:" + std::to_string(metrics_port));
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  ASSERT_TRUE(wait_for([&] { return http_get(metrics_port, "/healthz").status != 0; })) << log();
+  // v5 datagrams of 2 flows each; sequence 0, 2, then 10 (flows 4..9 lost), then 12.
+  auto v5 = [](uint32_t sequence) {
+    Payload d(24 + 2 * 48, 0);
+    d[1] = 5;
+    d[3] = 2;
+    d[16] = static_cast<uint8_t>(sequence >> 24);
+    d[17] = static_cast<uint8_t>(sequence >> 16);
+    d[18] = static_cast<uint8_t>(sequence >> 8);
+    d[19] = static_cast<uint8_t>(sequence);
+    return d;
+  };
+  for (uint32_t seq : {0u, 2u, 10u, 12u}) {
+    ASSERT_TRUE(send(v5(seq), flow_port));
+    pause_ms(2);
+  }
+  const std::string l = "{exporter=\"127.0.0.1\",type=\"netflow5\",domain=\"0\"}";
+  std::map<std::string, uint64_t> s;
+  EXPECT_TRUE(wait_for([&] {
+    s = samples(http_get(metrics_port, "/metrics").body);
+    return s["flowgate_exporter_records_total" + l] == 8;
+  })) << s["flowgate_exporter_records_total" + l];
+  EXPECT_EQ(s["flowgate_exporter_lost_records_total" + l], 6u);
+  EXPECT_EQ(s["flowgate_exporter_sequence_resets_total" + l], 0u);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
+}
+
+// Runs headless Chromium on `url`; its stdout (the DOM with --dump-dom) and stderr (console
+// messages with --enable-logging) go to files. False when it could not run or timed out.
+bool run_chromium(const std::vector<std::string>& extra, const std::string& url,
+                  const fs::path& dir, const fs::path& out, const fs::path& err) {
+  const fs::path profile = dir / "chromium-profile";
+  fs::create_directories(profile);
+  std::vector<std::string> args = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                   "--disable-quic", "--no-first-run",
+                                   "--disable-background-networking", "--disable-component-update",
+                                   "--disable-sync", "--user-data-dir=" + profile.string(),
+                                   "--enable-logging=stderr", "--v=0",
+                                   // Lets the page's fetch of /api/summary finish before the DOM
+                                   // is dumped.
+                                   "--virtual-time-budget=5000"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(url);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out_path = out.string();
+  const std::string err_path = err.string();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0) _exit(126);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  if (pid < 0) return false;
+  int status = 0;
+  const bool done = wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; },
+                             milliseconds(90'000));
+  if (!done) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// The text of the first `<td class="label" ...>` cell of the table with this id in a dumped DOM.
+std::string first_label(const std::string& dom, const std::string& table_id) {
+  const size_t table = dom.find("<table id=\"" + table_id + "\"");
+  if (table == std::string::npos) return "";
+  const size_t at = dom.find("<td class=\"label\"", table);
+  const size_t end = dom.find("</table>", table);
+  if (at == std::string::npos || at > end) return "";
+  const size_t text = dom.find('>', at) + 1;
+  return dom.substr(text, dom.find('<', text) - text);
+}
+
+// The labels that share the largest byte total in the written records, keyed by `key`.
+std::set<std::string> top_by_bytes(const fs::path& jsonl,
+                                   const std::function<std::string(simdjson::dom::element)>& key) {
+  std::map<std::string, uint64_t> bytes;
+  simdjson::dom::parser parser;
+  std::ifstream in(jsonl);
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element r;
+    if (parser.parse(line).get(r) != simdjson::SUCCESS) continue;
+    bytes[key(r)] += uint64_t(r["bytes"]);
+  }
+  uint64_t max = 0;
+  for (const auto& [k, v] : bytes) max = std::max(max, v);
+  std::set<std::string> top;
+  for (const auto& [k, v] : bytes) {
+    if (v == max) top.insert(k);
+  }
+  return top;
+}
+
+// The dashboard as a user sees it: flowgate fed the sample capture, the page at / loaded in
+// headless Chromium, its panels showing the busiest entries of what was written, and no
+// script or console error. FLOWGATE_DASHBOARD_SCREENSHOT=path also saves a screenshot
+// (docs/dashboard.png comes from this).
+TEST_F(Metrics, DashboardShowsTheTopEntriesInChromium) {
+  std::vector<Payload> datagrams;
+  dataplane::PcapSource source;
+  ASSERT_EQ(source.open(std::string(FLOWGATE_TEST_DATA_DIR) + "/sample.pcap"),
+            dataplane::PcapStatus::kOk);
+  source.run([&](const dataplane::UdpDatagram& d) {
+    const auto* p = reinterpret_cast<const uint8_t*>(d.payload.data());
+    datagrams.emplace_back(p, p + d.payload.size());
+  });
+  ASSERT_EQ(datagrams.size(), 20u);
+
+  const uint16_t flow_port = free_port(SOCK_DGRAM);
+  const uint16_t metrics_port = free_port(SOCK_STREAM);
+  const fs::path conf = write_config(flow_port, "127.0.0.1:" + std::to_string(metrics_port));
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  ASSERT_TRUE(wait_for([&] { return http_get(metrics_port, "/healthz").status != 0; })) << log();
+  for (const Payload& d : datagrams) {
+    ASSERT_TRUE(send(d, flow_port));
+    pause_ms(1);
+  }
+  // Everything decoded and written: the window and the output file hold the same records.
+  std::string summary;
+  EXPECT_TRUE(wait_for([&] {
+    summary = http_get(metrics_port, "/api/summary").body;
+    return summary.find("\"written\":360") != std::string::npos;
+  })) << summary;
+  EXPECT_NE(summary.find("\"window\":{\"bytes\":"), std::string::npos) << summary;
+
+  const std::string url = "http://127.0.0.1:" + std::to_string(metrics_port) + "/";
+  ASSERT_TRUE(run_chromium({"--dump-dom"}, url, dir_, dir_ / "dom.html", dir_ / "chromium.log"))
+      << "chromium (scripts/setup.sh installs it) failed:\n"
+      << testing::read_text(dir_ / "chromium.log");
+  const std::string dom = testing::read_text(dir_ / "dom.html");
+  const std::string console = testing::read_text(dir_ / "chromium.log");
+  EXPECT_NE(dom.find("data-state=\"ready\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("<pre id=\"errors\"></pre>"), std::string::npos) << dom;
+  EXPECT_EQ(console.find(":CONSOLE"), std::string::npos) << console;  // any console message
+  EXPECT_EQ(console.find("Uncaught"), std::string::npos) << console;
+
+  const fs::path out = dir_ / "out.jsonl";
+  const auto src = top_by_bytes(out, [](simdjson::dom::element r) {
+    return std::string(std::string_view(r["source"]["ip"]));
+  });
+  const auto dst = top_by_bytes(out, [](simdjson::dom::element r) {
+    return std::string(std::string_view(r["destination"]["ip"]));
+  });
+  const auto dport = top_by_bytes(out, [](simdjson::dom::element r) {
+    return std::string(std::string_view(r["destination"]["port"]));
+  });
+  const auto sport = top_by_bytes(out, [](simdjson::dom::element r) {
+    return std::string(std::string_view(r["source"]["port"]));
+  });
+  EXPECT_EQ(src.count(first_label(dom, "top-sources")), 1u) << first_label(dom, "top-sources");
+  EXPECT_EQ(dst.count(first_label(dom, "top-destinations")), 1u)
+      << first_label(dom, "top-destinations");
+  EXPECT_EQ(dport.count(first_label(dom, "top-destination-ports")), 1u)
+      << first_label(dom, "top-destination-ports");
+  EXPECT_EQ(sport.count(first_label(dom, "top-source-ports")), 1u)
+      << first_label(dom, "top-source-ports");
+  // NetFlow and IPFIX name the UDP source as the device: our sender on loopback.
+  EXPECT_NE(dom.find("<td class=\"device\">127.0.0.1</td>"), std::string::npos);
+  // The capture's three protocols, and the exporter table with its streams and templates.
+  for (const char* type : {">netflow5<", ">netflow9<", ">ipfix<"}) {
+    EXPECT_NE(dom.find(type), std::string::npos) << type;
+  }
+  EXPECT_NE(dom.find("<span class=\"health ok\">ok</span>"), std::string::npos);
+
+  if (const char* shot = std::getenv("FLOWGATE_DASHBOARD_SCREENSHOT")) {
+    EXPECT_TRUE(run_chromium({"--screenshot=" + std::string(shot), "--window-size=1280,1500",
+                              "--hide-scrollbars"},
+                             url, dir_, dir_ / "shot.out", dir_ / "shot.log"))
+        << testing::read_text(dir_ / "shot.log");
+  }
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
 }

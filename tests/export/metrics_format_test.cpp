@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -22,6 +25,46 @@ MetricsSnapshot example() {
   s.workers[1].kernel_drops = 5;
   s.pipeline.written = 200;
   s.pipeline.aggregation_live_keys = 9;
+  s.listeners = {"0.0.0.0:2055"};
+  s.shards.resize(2);
+  for (decode::ShardSnapshot& sh : s.shards) sh.listeners.resize(1);
+  s.shards[0].listeners[0].datagrams = 4;
+  s.shards[1].listeners[0].datagrams = 3;
+  decode::ExporterRow a;
+  a.address = decode::IpAddress::from_v4(0xc0000201);  // 192.0.2.1
+  a.type = decode::FlowType::kNetflow9;
+  a.domain = 7;
+  a.datagrams = 5;
+  a.records = 150;
+  a.templates = 3;
+  a.lost_records = 12;
+  a.last_seen_ns = 1'700'000'000'123'000'000;
+  a.sequence.resets = 1;
+  s.shards[0].exporters.push_back(a);
+  decode::ExporterRow b = a;  // same exporter from another source port: merged
+  b.port = 9999;
+  b.datagrams = 1;
+  b.records = 10;
+  b.last_seen_ns = 1'700'000'000'000'000'000;
+  s.shards[1].exporters.push_back(b);
+  decode::ExporterRow c;
+  c.address = decode::IpAddress::from_v4(0xc0000202);  // 192.0.2.2, fewer records
+  c.type = decode::FlowType::kSflow5;
+  c.datagrams = 2;
+  c.records = 20;
+  s.shards[1].exporters.push_back(c);
+  s.shards[0].templates_known = 4;
+  decode::InterfaceCounters i;
+  i.agent = c.address;
+  i.if_index = 3;
+  i.has_generic = true;
+  i.generic.in_octets = 1000;
+  i.generic.if_status = 3;
+  s.shards[1].interfaces.push_back(i);
+  SinkFigures f{"file:/tmp/a \"b\".jsonl"};
+  f.record(true, 2'000'000);   // 2 ms
+  f.record(false, 30'000'000);  // 30 ms
+  s.sinks.push_back(f);
   return s;
 }
 
@@ -63,21 +106,113 @@ TEST(MetricsFormat, EveryFamilyHasHelpAndTypeFirst) {
       const std::string name = line.substr(7, line.find(' ', 7) - 7);
       const std::string type = line.substr(line.rfind(' ') + 1);
       EXPECT_TRUE(typed.insert(name).second) << name;
-      EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << line;
       if (type == "counter") {
         EXPECT_TRUE(name.ends_with("_total")) << name;
       }
       continue;
     }
-    const std::string name = line.substr(0, line.find_first_of("{ "));
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.ends_with(suffix) && typed.count(name) == 0) {
+        name.resize(name.size() - std::string_view(suffix).size());
+      }
+    }
     EXPECT_TRUE(name.rfind("flowgate_", 0) == 0) << line;
     EXPECT_EQ(helped.count(name), 1u) << line;
     EXPECT_EQ(typed.count(name), 1u) << line;
-    EXPECT_EQ(line.find_first_not_of("0123456789", line.rfind(' ') + 1), std::string::npos)
+    EXPECT_EQ(line.find_first_not_of("0123456789.e+-", line.rfind(' ') + 1), std::string::npos)
         << line;
     ++samples;
   }
   EXPECT_GT(samples, 40u);
+}
+
+TEST(MetricsFormat, PerExporterSeriesMergeShardsAndPorts) {
+  const std::string text = format_metrics(example());
+  const std::string l = "{exporter=\"192.0.2.1\",type=\"netflow9\",domain=\"7\"}";
+  for (const std::string& line :
+       {"flowgate_exporter_datagrams_total" + l + " 6\n",
+        "flowgate_exporter_records_total" + l + " 160\n",
+        "flowgate_exporter_templates" + l + " 6\n",
+        "flowgate_exporter_lost_records_total" + l + " 24\n",
+        "flowgate_exporter_sequence_resets_total" + l + " 2\n",
+        "flowgate_exporter_last_seen_timestamp_seconds" + l + " 1700000000.123\n",
+        std::string("flowgate_exporter_records_total{exporter=\"192.0.2.2\",type=\"sflow5\","
+                    "domain=\"0\"} 20\n"),
+        std::string("flowgate_listener_datagrams_total{listener=\"0.0.0.0:2055\"} 7\n"),
+        std::string("flowgate_templates_known 4\n"),
+        std::string("flowgate_sflow_interface_in_octets_total{agent=\"192.0.2.2\","
+                    "if_index=\"3\"} 1000\n"),
+        std::string("flowgate_sflow_interface_oper_up{agent=\"192.0.2.2\",if_index=\"3\"} 1\n")}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+}
+
+TEST(MetricsFormat, ExportersPastTheLimitAreSummedAsOther) {
+  MetricsSnapshot s = example();
+  s.max_exporters = 1;
+  const std::string text = format_metrics(s);
+  EXPECT_NE(text.find("flowgate_exporter_records_total{exporter=\"192.0.2.1\""), std::string::npos);
+  EXPECT_EQ(text.find("exporter=\"192.0.2.2\""), std::string::npos);
+  EXPECT_NE(text.find("flowgate_exporter_records_total{exporter=\"other\",type=\"other\","
+                      "domain=\"other\"} 20\n"),
+            std::string::npos);
+}
+
+TEST(MetricsFormat, SinkBatchesAndLatencyHistogram) {
+  const std::string text = format_metrics(example());
+  const std::string sink = "sink=\"file:/tmp/a \\\"b\\\".jsonl\"";  // quotes escaped
+  for (const std::string& line :
+       {"flowgate_sink_batches_total{" + sink + ",result=\"sent\"} 1\n",
+        "flowgate_sink_batches_total{" + sink + ",result=\"dropped\"} 1\n",
+        "flowgate_sink_batches_total{" + sink + ",result=\"retried\"} 0\n",
+        "flowgate_sink_batch_latency_seconds_bucket{" + sink + ",le=\"0.001\"} 0\n",
+        "flowgate_sink_batch_latency_seconds_bucket{" + sink + ",le=\"0.0025\"} 1\n",
+        "flowgate_sink_batch_latency_seconds_bucket{" + sink + ",le=\"0.025\"} 1\n",
+        "flowgate_sink_batch_latency_seconds_bucket{" + sink + ",le=\"0.05\"} 2\n",
+        "flowgate_sink_batch_latency_seconds_bucket{" + sink + ",le=\"+Inf\"} 2\n",
+        "flowgate_sink_batch_latency_seconds_sum{" + sink + "} 0.032\n",
+        "flowgate_sink_batch_latency_seconds_count{" + sink + "} 2\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+}
+
+// The alert rules may only use metric names that /metrics really exports: every flowgate_*
+// name in config/prometheus/alerts.yml must be a family (or a histogram's series) here, even
+// with no exporter seen yet.
+TEST(MetricsFormat, AlertRulesUseExportedNames) {
+  MetricsSnapshot snapshot;
+  dataplane::DpdkFigures dpdk;  // DPDK mode's families too
+  dpdk.ports.push_back(dataplane::DpdkPortFigures{"net_pcap0"});
+  add_dpdk_samples(dpdk, snapshot);
+  const std::string text = format_metrics(snapshot);
+  std::set<std::string> families;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) families.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  std::ifstream rules(std::filesystem::path(FLOWGATE_SOURCE_DIR) / "config/prometheus/alerts.yml");
+  ASSERT_TRUE(rules.good());
+  const std::string yaml((std::istreambuf_iterator<char>(rules)), std::istreambuf_iterator<char>());
+  size_t used = 0;
+  for (size_t at = yaml.find("flowgate_"); at != std::string::npos;
+       at = yaml.find("flowgate_", at + 1)) {
+    if (at > 0 && (std::isalnum(static_cast<unsigned char>(yaml[at - 1])) || yaml[at - 1] == '_')) {
+      continue;  // inside a longer word
+    }
+    const size_t end = yaml.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", at);
+    const std::string found = yaml.substr(at, end - at);
+    std::string n = found;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (families.count(n) == 0 && n.ends_with(suffix)) {
+        n.resize(n.size() - std::string_view(suffix).size());
+      }
+    }
+    EXPECT_EQ(families.count(n), 1u) << found << " is used in alerts.yml but not exported";
+    ++used;
+  }
+  EXPECT_GE(used, 4u);
 }
 
 TEST(MetricsServer, RoutesRequests) {
@@ -96,6 +231,23 @@ TEST(MetricsServer, RoutesRequests) {
       MetricsServer::respond("POST /metrics HTTP/1.1\r\n\r\n", render).starts_with("HTTP/1.1 405"));
   EXPECT_TRUE(MetricsServer::respond("garbage\r\n\r\n", render).starts_with("HTTP/1.1 400"));
   EXPECT_TRUE(MetricsServer::respond("GET /metrics\r\n\r\n", render).starts_with("HTTP/1.1 400"));
+}
+
+TEST(MetricsServer, AddedRoutesServeTheirContentType) {
+  const MetricsServer::Render render = [] { return std::string("x_total 1\n"); };
+  const std::vector<MetricsServer::Route> routes = {
+      {"/", "text/html; charset=utf-8", [] { return std::string("<p>hi</p>"); }},
+      {"/api/summary", "application/json", [] { return std::string("{}"); }}};
+  const std::string page = MetricsServer::respond("GET / HTTP/1.1\r\n\r\n", render, routes);
+  EXPECT_TRUE(page.starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_NE(page.find("Content-Type: text/html; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_TRUE(page.ends_with("<p>hi</p>"));
+  const std::string api =
+      MetricsServer::respond("GET /api/summary?x=1 HTTP/1.1\r\n\r\n", render, routes);
+  EXPECT_NE(api.find("Content-Type: application/json\r\n"), std::string::npos);
+  EXPECT_TRUE(api.ends_with("{}"));
+  EXPECT_TRUE(MetricsServer::respond("GET /api/other HTTP/1.1\r\n\r\n", render, routes)
+                  .starts_with("HTTP/1.1 404"));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <span>
 
 #include "decode/datagram_decoder.hpp"
+#include "decode/exporter_stats.hpp"
 #include "decode/interface_counter_store.hpp"
 #include "decode/template_cache.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -40,6 +41,7 @@ constexpr uint64_t kTtlStepNs = 1'500'000'000;
 struct State {
   flowgate::fuzz::BlockSink sink;
   InterfaceCounterStore interfaces{8};
+  flowgate::decode::ExporterStats exporters{4};  // small: the overflow row is reached too
   uint64_t now_ns = 1'700'000'000'000'000'000ull;
 };
 
@@ -54,9 +56,9 @@ void decode_one(State& st, TemplateCache& templates, std::span<const uint8_t> d,
       st.sink, expected, counters, [&](flowgate::decode::FlowOutput& out) {
         return listener == FlowType::kUnknown
                    ? flowgate::decode::decode_datagram(bytes, meta, templates, out, counters,
-                                                       &st.interfaces)
+                                                       &st.interfaces, &st.exporters)
                    : flowgate::decode::decode_datagram_as(listener, bytes, meta, templates, out,
-                                                          counters, &st.interfaces);
+                                                          counters, &st.interfaces, &st.exporters);
       });
   if (expected == FlowType::kUnknown) FLOWGATE_FUZZ_CHECK(s == DecodeStatus::kBadVersion);
   if (st.interfaces.size() == st.interfaces.capacity()) st.interfaces.clear();
