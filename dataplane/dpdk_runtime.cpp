@@ -331,11 +331,11 @@ class Dispatcher {
     bool blocked = false;
     for (uint32_t w = 0; w < workers; ++w) blocked = !offer(w) || blocked;
     if (blocked) {
+      publish();
       const uint64_t now = rte_get_tsc_cycles();
       if (stalled_since_ == 0) stalled_since_ = now;
       if (now - stalled_since_ < rte_get_tsc_hz() / 1000 * kStallLimitMs) return 0;
       for (uint32_t w = 0; w < workers; ++w) drop_held(w);
-      publish();
     }
     stalled_since_ = 0;
     const uint32_t burst = std::min(options_.burst, kMaxBurst);
@@ -351,9 +351,9 @@ class Dispatcher {
         held_[w][held_count_[w]++] = m;
       }
       for (uint32_t w = 0; w < workers; ++w) blocked = !offer(w) || blocked;
-      publish();
       if (blocked) break;  // read no more until the workers have room
     }
+    publish();
     return got;
   }
 
