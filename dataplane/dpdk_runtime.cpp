@@ -177,14 +177,7 @@ class LcoreWorker {
         ++c.non_listener;
         return;
       }
-      UdpDatagram d;
-      d.src = p->src;
-      d.dst = p->dst;
-      d.src_port = p->src_port;
-      d.dst_port = p->dst_port;
-      d.payload = p->payload;
-      d.receive_ns = now;
-      shard_.decode(d, static_cast<uint16_t>(listener));
+      shard_.decode(to_datagram(*p, now), static_cast<uint16_t>(listener));
       return;
     }
     if (port < responders.size() && responders[port].enabled()) reply(frame, port);

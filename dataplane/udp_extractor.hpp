@@ -12,6 +12,18 @@
 
 namespace flowgate::dataplane {
 
+// The datagram a parsed (or reassembled) UDP packet carries; borrows its payload.
+inline UdpDatagram to_datagram(const ParsedPacket& p, uint64_t receive_ns) noexcept {
+  UdpDatagram d;
+  d.src = p.src;
+  d.dst = p.dst;
+  d.src_port = p.src_port;
+  d.dst_port = p.dst_port;
+  d.payload = p.payload;
+  d.receive_ns = receive_ns;
+  return d;
+}
+
 // The step every frame-level source shares (pcap, AF_PACKET, DPDK): parse the frame,
 // reassemble fragments, count what was seen, and deliver whole UDP datagrams. One per worker.
 class UdpExtractor {
@@ -25,14 +37,8 @@ class UdpExtractor {
   template <class F>
   void handle(LinkType link, decode::Bytes frame, uint64_t receive_ns, F&& on_udp) {
     if (const ParsedPacket* p = extract(link, frame, receive_ns)) {
-      UdpDatagram d;
-      d.src = p->src;
-      d.dst = p->dst;
-      d.src_port = p->src_port;
-      d.dst_port = p->dst_port;
-      d.payload = p->payload;
-      d.receive_ns = receive_ns;
-      on_udp(static_cast<const UdpDatagram&>(d));
+      const UdpDatagram d = to_datagram(*p, receive_ns);
+      on_udp(d);
     }
   }
 
