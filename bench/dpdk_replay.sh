@@ -4,7 +4,9 @@
 # with aggregation off and once on; then the same loop on net_null (zero-filled frames that are
 # parsed and dropped) to show the loop's own ceiling. Reads /metrics at the end of each run
 # and prints one Markdown row per run: frames/s, records/s decoded, records/s written, drops,
-# and CPU nanoseconds per decoded record (worker + exporter + everything else in the process).
+# and CPU nanoseconds per decoded record (worker + exporter + everything else in the process),
+# all measured over the same window after start-up. With aggregation on, records are written
+# only when keys flush (every 10 s at the earliest), so "written" is what flushed in the window.
 #
 #   bench/dpdk_replay.sh [BUILD_DIR]        (default build/; needs build/flowgate)
 # Environment: SECONDS_RUN [10], FLOWS per protocol in the generated capture [20000],
@@ -39,12 +41,15 @@ mbufs=$(( frames_in_capture + 8192 ))
 
 metrics_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
-metric() {  # sum of a metric over its label sets
-  awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%d", s }' "$tmp/metrics"
+metric() {  # sum of a metric over its label sets: in the end file minus the start file
+  local end start
+  end="$(awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f", s }' "$tmp/metrics")"
+  start="$(awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f", s }' "$tmp/metrics0")"
+  echo $(( end - start ))
 }
 
 cpu_ns() {  # utime + stime of the process, ns
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"
 }
 
 run() {  # name device aggregation
@@ -80,6 +85,8 @@ CONF
     sleep 0.1
   done
   local cpu0 cpu1
+  sleep 1  # past start-up: the figures are deltas over the measured window
+  curl -s "http://127.0.0.1:$metrics_port/metrics" > "$tmp/metrics0"
   cpu0="$(cpu_ns "$pid")"
   sleep "$seconds"
   curl -s "http://127.0.0.1:$metrics_port/metrics" > "$tmp/metrics"

@@ -63,23 +63,23 @@ DashboardWindow::Table<Key>::Table(uint32_t capacity) : capacity_(capacity) {
 
 template <typename Key>
 void DashboardWindow::Table<Key>::add(const Key& key, uint64_t hash, uint64_t bytes,
-                                      uint64_t packets) noexcept {
+                                      uint64_t packets, uint64_t records) noexcept {
   const size_t mask = used_.size() - 1;
   for (size_t i = static_cast<size_t>(hash) & mask;; i = (i + 1) & mask) {
     if (used_[i] == 0) {
       if (size_ == capacity_) {
-        other_.add(bytes, packets);
+        other_.add(bytes, packets, records);
         return;
       }
       used_[i] = 1;
       keys_[i] = key;
       totals_[i] = {};
-      totals_[i].add(bytes, packets);
+      totals_[i].add(bytes, packets, records);
       ++size_;
       return;
     }
     if (keys_[i] == key) {
-      totals_[i].add(bytes, packets);
+      totals_[i].add(bytes, packets, records);
       return;
     }
   }
@@ -111,6 +111,12 @@ DashboardWindow::DashboardWindow(uint32_t minutes, uint32_t max_keys)
 
 void DashboardWindow::add(const decode::FlowBlock& b, uint64_t now_ms) {
   const uint64_t minute = now_ms / kMinuteMs;
+  if (now_ms / 1000 != second_) {
+    second_ = now_ms / 1000;
+    records_this_second_ = 0;
+  }
+  const uint32_t stride = records_this_second_ < kExactPerSecond ? 1 : kSampleStride;
+  records_this_second_ += b.size;
   const std::lock_guard<std::mutex> lock(mutex_);
   Bucket& k = buckets_[minute % minutes_];
   if (k.minute != minute) k.reset(minute);
@@ -118,10 +124,22 @@ void DashboardWindow::add(const decode::FlowBlock& b, uint64_t now_ms) {
     const uint64_t bytes = b.bytes[r];
     const uint64_t packets = b.packets[r];
     k.total.add(bytes, packets);
+    k.protocols[b.protocol[r]].add(bytes, packets);
+    k.flow_types[static_cast<size_t>(b.flow_type[r]) % k.flow_types.size()].add(bytes, packets);
+  }
+  for (uint32_t r = 0; r < b.size; ++r) {
+    if (stride != 1) {
+      // A random one in kSampleStride (an LCG's top bits): a fixed stride would alias with
+      // the period of records within an exporter's datagrams.
+      sample_state_ = sample_state_ * 6364136223846793005ull + 1442695040888963407ull;
+      if ((sample_state_ >> 61) != 0) continue;
+    }
+    const uint64_t bytes = b.bytes[r] * stride;
+    const uint64_t packets = b.packets[r] * stride;
     k.sources.add(Endpoint{b.src_addr[r], b.exporter_addr[r]},
-                  endpoint_hash(b.src_addr[r], b.exporter_addr[r]), bytes, packets);
+                  endpoint_hash(b.src_addr[r], b.exporter_addr[r]), bytes, packets, stride);
     k.destinations.add(Endpoint{b.dst_addr[r], b.exporter_addr[r]},
-                       endpoint_hash(b.dst_addr[r], b.exporter_addr[r]), bytes, packets);
+                       endpoint_hash(b.dst_addr[r], b.exporter_addr[r]), bytes, packets, stride);
     const uint32_t sp = (b.port_rollup[r] & decode::FlowBlock::kRollupSrcPort) != 0
                             ? kRolledUpPort
                             : b.src_port[r];
@@ -129,10 +147,8 @@ void DashboardWindow::add(const decode::FlowBlock& b, uint64_t now_ms) {
                             ? kRolledUpPort
                             : b.dst_port[r];
     // Fibonacci hashing: ports are small integers, a multiply spreads them.
-    k.source_ports.add(sp, (sp * 0x9e3779b97f4a7c15ull) >> 32, bytes, packets);
-    k.destination_ports.add(dp, (dp * 0x9e3779b97f4a7c15ull) >> 32, bytes, packets);
-    k.protocols[b.protocol[r]].add(bytes, packets);
-    k.flow_types[static_cast<size_t>(b.flow_type[r]) % k.flow_types.size()].add(bytes, packets);
+    k.source_ports.add(sp, (sp * 0x9e3779b97f4a7c15ull) >> 32, bytes, packets, stride);
+    k.destination_ports.add(dp, (dp * 0x9e3779b97f4a7c15ull) >> 32, bytes, packets, stride);
   }
 }
 

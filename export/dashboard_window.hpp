@@ -21,10 +21,10 @@ class DashboardWindow {
     uint64_t bytes = 0;
     uint64_t packets = 0;
     uint64_t records = 0;
-    void add(uint64_t b, uint64_t p) noexcept {
+    void add(uint64_t b, uint64_t p, uint64_t r = 1) noexcept {
       bytes += b;
       packets += p;
-      ++records;
+      records += r;
     }
     void add(const Totals& o) noexcept {
       bytes += o.bytes;
@@ -51,6 +51,12 @@ class DashboardWindow {
 
   explicit DashboardWindow(uint32_t minutes = 15, uint32_t max_keys = 1024);
 
+  // Totals, protocol mix and flow types count every record. The top-N tables do too up to
+  // kExactPerSecond records a second; above that they take one record in kSampleStride,
+  // weighted by kSampleStride, so that a busy exporter thread spends its time on the outputs
+  // (heavy hitters, which is what the panels show, survive sampling).
+  static constexpr uint64_t kExactPerSecond = 100'000;
+  static constexpr uint32_t kSampleStride = 8;  // the sampler takes the LCG's top 3 bits
   void add(const decode::FlowBlock& block, uint64_t now_ms);
   // The last `minutes_` minutes up to now_ms; `top` entries per dimension by bytes.
   Summary summary(uint64_t now_ms, uint32_t top) const;
@@ -67,7 +73,8 @@ class DashboardWindow {
   class Table {
    public:
     explicit Table(uint32_t capacity);
-    void add(const Key& key, uint64_t hash, uint64_t bytes, uint64_t packets) noexcept;
+    void add(const Key& key, uint64_t hash, uint64_t bytes, uint64_t packets,
+             uint64_t records = 1) noexcept;
     void clear() noexcept;
     template <typename Fn>
     void for_each(Fn&& fn) const {
@@ -100,6 +107,9 @@ class DashboardWindow {
 
   uint32_t minutes_;
   uint32_t max_keys_;
+  uint64_t second_ = 0;            // the wall-clock second records are being counted in
+  uint64_t records_this_second_ = 0;
+  uint64_t sample_state_ = 0x853c49e6748fea9bull;
   mutable std::mutex mutex_;
   std::vector<Bucket> buckets_;
 };

@@ -64,6 +64,39 @@ TEST(DashboardWindow, TopEntriesByBytesWithTheRestAsOther) {
   EXPECT_EQ(s.series.back().totals.bytes, 8800u);
 }
 
+// Past kExactPerSecond records in a second the top-N tables are sampled: totals stay exact,
+// a heavy hitter stays on top with about its share, and a second later counting is exact again.
+TEST(DashboardWindow, SamplesTheTablesAboveTheExactRateOnly) {
+  DashboardWindow w(15, 1024);
+  auto b = std::make_unique<FlowBlock>();
+  uint64_t added = 0;
+  while (added < DashboardWindow::kExactPerSecond + 50 * 1024) {
+    b->clear();
+    for (uint32_t i = 0; i < 1024; ++i) {
+      // One heavy source (half the records, 10x the bytes) among 4000 light ones.
+      if ((i & 1) == 0) row(*b, 0x0a000001, 0x0a0000ff, 1000, 443, 6, 1000);
+      else row(*b, 0x0b000000 + static_cast<uint32_t>((added + i) % 4000), 0x0a0000ff, 2000, 80, 6, 100);
+    }
+    w.add(*b, kT0 + 1'000);
+    added += 1024;
+  }
+  const DashboardWindow::Summary s = w.summary(kT0 + 2'000, 3);
+  EXPECT_EQ(s.total.records, added);
+  EXPECT_EQ(s.total.bytes, added / 2 * 1000 + added / 2 * 100);
+  ASSERT_FALSE(s.sources.empty());
+  EXPECT_EQ(s.sources[0].label, "10.0.0.1");
+  const double share = static_cast<double>(s.sources[0].totals.bytes) / (added / 2 * 1000.0);
+  EXPECT_NEAR(share, 1.0, 0.05);
+  EXPECT_EQ(s.destination_ports[0].label, "443");
+
+  // A new second counts every record again.
+  DashboardWindow exact(15, 1024);
+  b->clear();
+  row(*b, 0x0a000009, 0x0a0000ff, 1, 2, 17, 7);
+  exact.add(*b, kT0 + 1'000);
+  EXPECT_EQ(exact.summary(kT0 + 2'000, 3).sources[0].totals.records, 1u);
+}
+
 TEST(DashboardWindow, OldMinutesLeaveTheWindow) {
   DashboardWindow w(3, 1024);
   auto b = std::make_unique<FlowBlock>();
