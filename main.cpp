@@ -1,5 +1,9 @@
 // flowgate: collect NetFlow v5/v9, IPFIX and sFlow v5 and write Datakit's NetFlow JSON record.
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +23,8 @@
 #include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "export/http_sink.hpp"
+#include "export/line_sink.hpp"
 #include "export/metrics_format.hpp"
 #include "export/metrics_server.hpp"
 #include "export/pipeline_figures.hpp"
@@ -81,13 +87,57 @@ uint64_t wall_ms() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+// The collector's own address for the `ip` tag of Datakit log points: the first IPv4 address of
+// an interface that is up and not loopback, else the first such IPv6 address, else "".
+std::string collector_ip() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string v4;
+  std::string v6;
+  for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK) != 0) {
+      continue;
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ifa_addr->sa_family == AF_INET && v4.empty()) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr, text,
+                sizeof text);
+      v4 = text;
+    } else if (a->ifa_addr->sa_family == AF_INET6 && v6.empty()) {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr, text,
+                sizeof text);
+      v6 = text;
+    }
+  }
+  freeifaddrs(list);
+  return v4.empty() ? v6 : v4;
+}
+
+exporter::HttpSinkConfig http_sink_config(const config::Output& out) {
+  exporter::HttpSinkConfig hc;
+  hc.kind = out.type == config::OutputType::kDatakit      ? exporter::HttpSinkKind::kDatakit
+            : out.type == config::OutputType::kClickhouse ? exporter::HttpSinkKind::kClickhouse
+                                                          : exporter::HttpSinkKind::kJsonLines;
+  hc.url = out.url;
+  hc.database = out.database;
+  hc.table = out.table;
+  hc.http.timeout_ms = out.timeout_ms;
+  hc.http.gzip = out.gzip;
+  hc.retry_max_ms = out.retry_max_ms;
+  hc.spool_dir = out.spool_dir;
+  hc.spool_max_bytes = out.spool_max_bytes;
+  hc.queue_batches = out.queue_batches;
+  hc.shutdown_timeout_ms = out.shutdown_timeout_ms;
+  return hc;
+}
+
 // Opens the configured sinks; false (after logging why) when one cannot be opened.
-bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>>& sinks) {
+bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>>& sinks) {
   for (const config::Output& out : c.outputs) {
+    std::string error;
     if (out.type == config::OutputType::kStdout) {
       sinks.push_back(exporter::LineSink::standard_output());
     } else if (out.type == config::OutputType::kFile) {
-      std::string error;
       auto sink = exporter::LineSink::open_file(out.path, out.max_file_bytes, error);
       if (sink == nullptr) {
         spdlog::error("cannot open output file {}", error);
@@ -95,10 +145,17 @@ bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::L
       }
       sinks.push_back(std::move(sink));
     } else {
-      spdlog::error("{}: outputs of type http, datakit and clickhouse are not available in this "
-                    "version; use stdout or file",
-                    c.path);
-      return false;
+      auto sink = exporter::HttpSink::open(http_sink_config(out), error);
+      if (sink == nullptr) {
+        spdlog::error("{}:{}: output {}: {}", c.path, out.line, out.url, error);
+        return false;
+      }
+      if (out.spool_dir.empty()) {
+        spdlog::warn("{}: no spool_dir: batches it cannot deliver while the queue is full are "
+                     "dropped",
+                     sink->name());
+      }
+      sinks.push_back(std::move(sink));
     }
   }
   return true;
@@ -144,7 +201,7 @@ decode::FlowBlock* pcap_block_full(void* ctx, decode::FlowBlock* full) noexcept 
 
 // --pcap: the same decode and pipeline as the live collector, with the capture's clock.
 int run_pcap(const Options& o, const config::Config& c) {
-  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
+  std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
   dataplane::PcapSource source;
   if (source.open(o.pcap_path) != dataplane::PcapStatus::kOk) {
@@ -152,7 +209,7 @@ int run_pcap(const Options& o, const config::Config& c) {
     return 1;
   }
   exporter::RecordPipeline pipeline(c, c.aggregation.enabled && !o.no_aggregate, host_name(),
-                                    std::move(sinks));
+                                    std::move(sinks), collector_ip());
   PcapRun run{&pipeline};
   auto block = std::make_unique<decode::FlowBlock>();
   decode::FlowOutput out(block.get(), &pcap_block_full, &run);
@@ -264,7 +321,7 @@ int run_live(const config::Config& c) {
     spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
     return 2;
   }
-  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
+  std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
 
   for (size_t l = 0; l < c.listeners.size(); ++l) {
@@ -311,7 +368,8 @@ int run_live(const config::Config& c) {
   spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),
                c.aggregation.enabled ? "on" : "off");
 
-  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
+  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks),
+                                    collector_ip());
   exporter::PublishedPipelineFigures figures;
   exporter::MetricsServer metrics;
   if (!start_metrics(c, workers, figures, metrics)) return 1;

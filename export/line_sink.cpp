@@ -42,7 +42,7 @@ bool LineSink::rotate() {
   return file_ != nullptr;
 }
 
-bool LineSink::write(std::string_view batch) {
+bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
   if (file_ == nullptr) return false;
   if (max_bytes_ != 0 && size_ > 0 && size_ + batch.size() > max_bytes_) {
     if (!flush() || !rotate()) return false;

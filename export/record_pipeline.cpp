@@ -18,7 +18,7 @@ uint64_t wall_ms() {
 }  // namespace
 
 RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std::string host,
-                               std::vector<std::unique_ptr<LineSink>> sinks)
+                               std::vector<std::unique_ptr<Sink>> sinks, std::string collector_ip)
     : config_(config),
       sinks_(std::move(sinks)),
       aggregated_block_(std::make_unique<decode::FlowBlock>()),
@@ -37,8 +37,15 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
       }
     }
     encoders_.emplace_back(ec);
+    point_encoders_.emplace_back(ec, in.source, collector_ip);
   }
-  if (encoders_.empty()) encoders_.emplace_back(EncoderConfig{host, "namespace", {}});
+  if (encoders_.empty()) {
+    encoders_.emplace_back(EncoderConfig{host, "namespace", {}});
+    point_encoders_.emplace_back(EncoderConfig{host, "namespace", {}}, "netflow", collector_ip);
+  }
+  for (const auto& s : sinks_) {
+    if (s->encoding() == SinkEncoding::kLogPoints) want_points_ = true;
+  }
   // The tightest output bounds the batch, so no sink waits longer than it asked.
   for (const config::Output& o : config.outputs) {
     max_batch_records_ = std::min(max_batch_records_, o.batch_records);
@@ -59,6 +66,7 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     aggregator_ = std::make_unique<Aggregator>(std::move(ac));
   }
   batch_.reserve(size_t{max_batch_records_} * 1024);
+  if (want_points_) points_.reserve(size_t{max_batch_records_} * 1536);
 }
 
 decode::FlowBlock* RecordPipeline::on_aggregated(void* ctx, decode::FlowBlock* full) noexcept {
@@ -76,7 +84,13 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
     const uint16_t l = b.listener[r];
     const uint32_t input = l < config_.listeners.size() ? config_.listeners[l].input : 0;
     if (batch_records_ == 0) batch_started_ms_ = now_ms_;
-    encoders_[std::min<size_t>(input, encoders_.size() - 1)].encode(b, r, flush_ms, batch_);
+    const size_t e = std::min<size_t>(input, encoders_.size() - 1);
+    const size_t line = batch_.size();
+    encoders_[e].encode(b, r, flush_ms, batch_);
+    if (want_points_) {
+      point_encoders_[e].encode_with_message(
+          b, r, flush_ms, std::string_view(batch_).substr(line), points_);
+    }
     if (++batch_records_ >= max_batch_records_) flush_batch();
   }
 }
@@ -84,10 +98,12 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
 void RecordPipeline::flush_batch() {
   if (batch_records_ == 0) return;
   for (auto& s : sinks_) {
-    if (!s->write(batch_)) ++write_failures_;
+    const std::string& text = s->encoding() == SinkEncoding::kLogPoints ? points_ : batch_;
+    if (!s->write(text, batch_records_)) ++write_failures_;
   }
   written_ += batch_records_;
   batch_.clear();
+  points_.clear();
   batch_records_ = 0;
 }
 
@@ -122,6 +138,7 @@ void RecordPipeline::finish(uint64_t now_ms) {
   on_aggregated(this, aggregated_.block());
   flush_batch();
   for (auto& s : sinks_) s->flush();
+  for (auto& s : sinks_) s->finish();
 }
 
 void RecordPipeline::reopen_sinks() {
