@@ -92,11 +92,23 @@ HttpResult HttpClient::post(const std::string& url, std::string_view body) {
     }
     body = compressed_;
   }
-  response_.clear();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  return perform(url);
+}
+
+HttpResult HttpClient::get(const std::string& url) {
+  if (curl_ == nullptr) return HttpResult{0, "libcurl could not be initialised", ""};
+  curl_easy_setopt(static_cast<CURL*>(curl_), CURLOPT_HTTPGET, 1L);
+  return perform(url);
+}
+
+HttpResult HttpClient::perform(const std::string& url) {
+  HttpResult r;
+  CURL* c = static_cast<CURL*>(curl_);
+  response_.clear();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   const CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
     r.error = curl_easy_strerror(rc);

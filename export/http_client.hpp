@@ -30,8 +30,11 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   HttpResult post(const std::string& url, std::string_view body);
+  HttpResult get(const std::string& url);
 
  private:
+  HttpResult perform(const std::string& url);
+
   HttpClientConfig config_;
   void* curl_;                 // CURL*
   void* headers_;              // curl_slist*

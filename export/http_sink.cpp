@@ -252,11 +252,15 @@ bool HttpSink::stopping() const {
 // Sleeps the back-off for the n-th consecutive failure: min(max, initial * 2^(n-1)), with
 // "equal jitter" (half fixed, half random) so that several collectors do not retry in step.
 // False when shutdown interrupted it.
-bool HttpSink::wait_backoff(uint32_t failures) {
+uint64_t HttpSink::backoff_ms(uint32_t failures) {
   uint64_t delay = config_.retry_initial_ms;
   for (uint32_t i = 1; i < failures && delay < config_.retry_max_ms; ++i) delay *= 2;
   delay = std::min(delay, config_.retry_max_ms);
-  delay = delay / 2 + (delay > 1 ? jitter_() % (delay / 2 + 1) : 0);
+  return delay / 2 + (delay > 1 ? jitter_() % (delay / 2 + 1) : 0);
+}
+
+bool HttpSink::wait_backoff(uint32_t failures) {
+  const uint64_t delay = backoff_ms(failures);
   std::unique_lock lock(mutex_);
   return !wake_.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stop_; });
 }
@@ -317,16 +321,38 @@ void HttpSink::run() {
       }
     }
     if (stop) {
-      // Shutdown: deliver from memory while the endpoint answers and time is left; what stays
-      // goes to the spool (dropped and counted without one). The spool itself waits for the
-      // next start.
+      // Shutdown: keep delivering, oldest first, with back-off, until everything is out or the
+      // deadline passes; what is left then goes to the spool (dropped and counted without
+      // one) for the next start.
+      const uint64_t now = mono_us();
+      if (now >= stop_deadline_us_ || (!have && !spooled)) {
+        if (have) {
+          prepare(b);
+          to_spool(b);
+        }
+        move_queue_to_spool();
+        break;
+      }
+      bool delivered = false;
       if (have) {
         prepare(b);
-        if (!spooled && mono_us() < stop_deadline_us_ && attempt(b)) continue;
-        to_spool(b);
+        delivered = attempt(b);
+        if (!delivered) {
+          std::lock_guard lock(mutex_);
+          queue_.push_front(std::move(b));
+        }
+      } else {
+        move_queue_to_spool();
+        delivered = replay_one();
       }
-      move_queue_to_spool();
-      break;
+      if (delivered) {
+        failures = 0;
+        continue;
+      }
+      counters_.add(counters_.batches_retried);
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          std::min(backoff_ms(++failures), (stop_deadline_us_ - now) / 1000 + 1)));
+      continue;
     }
     if (spooled) {
       // Keep order: everything newer waits behind the spool.

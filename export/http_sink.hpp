@@ -83,6 +83,7 @@ class HttpSink final : public Sink {
   void drop(uint64_t batches, uint64_t records);
   void move_queue_to_spool();
   bool replay_one();
+  uint64_t backoff_ms(uint32_t failures);
   bool wait_backoff(uint32_t failures);
   void report(bool force);
   bool stopping() const;
