@@ -422,8 +422,13 @@ int run_live(const config::Config& c) {
     dc.add(w->decode_counters());
     wk.add(w->worker_counters());
   }
+  uint64_t sink_dropped = 0;
+  for (const auto& s : pipeline.sinks()) {
+    if (const exporter::SinkCounters* sc = s->counters()) sink_dropped += sc->load().records_dropped;
+  }
   const uint64_t dropped = wk.kernel_drops + dc.total_errors() + wk.ring_full_records +
-                           dc.block_unavailable + dc.pending_dropped + pipeline.dropped();
+                           dc.block_unavailable + dc.pending_dropped + pipeline.dropped() +
+                           sink_dropped;
   spdlog::info("exit summary: datagrams={} records={} written={} dropped={}", dc.datagrams,
                dc.records, pipeline.written(), dropped);
   spdlog::info("decode{}", decode_summary(dc));

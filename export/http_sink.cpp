@@ -380,8 +380,9 @@ void HttpSink::run() {
         break;
       }
       report(false);
-      if (!wait_backoff(failures)) {  // shutdown during the back-off
-        to_spool(b);
+      if (!wait_backoff(failures)) {  // shutdown: the stop branch retries it until the deadline
+        std::lock_guard lock(mutex_);
+        queue_.push_front(std::move(b));
         break;
       }
     }

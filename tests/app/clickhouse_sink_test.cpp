@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -61,6 +60,7 @@ RunResult run_flowgate_pcap(const TempDir& dir, const std::string& name, const s
                       << "url = \"" << url << "\"\n"
                       << "batch_records = 50\n"
                          "timeout = \"2s\"\n"
+                         "gzip = true\n"
                          "shutdown_timeout = \"5s\"\n"
                       << (spool_dir.empty() ? "" : "spool_dir = \"" + spool_dir + "\"\n");
   const std::string cmd = std::string(FLOWGATE_BINARY) + " --pcap " + kSamplePcap + " -c " + conf +
@@ -71,9 +71,8 @@ RunResult run_flowgate_pcap(const TempDir& dir, const std::string& name, const s
   char buf[4096];
   while (std::fgets(buf, sizeof buf, p) != nullptr) r.output += buf;
   r.status = pclose(p);
-  std::smatch m;
-  if (std::regex_search(r.output, m, std::regex(" written=([0-9]+)"))) {
-    r.written = std::stoull(m[1]);
+  if (const size_t at = r.output.find(" written="); at != std::string::npos) {
+    r.written = std::strtoull(r.output.c_str() + at + 9, nullptr, 10);
   }
   return r;
 }

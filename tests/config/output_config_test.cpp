@@ -96,5 +96,21 @@ gzip = "yes"
       << all_errors(r);
 }
 
+TEST(OutputConfig, TwoOutputsCannotShareASpool) {
+  const LoadResult r = load_config_string(std::string(kInput) + R"(
+[[outputs]]
+type = "http"
+url = "http://127.0.0.1:9/"
+spool_dir = "/tmp/spool"
+[[outputs]]
+type = "datakit"
+url = "http://127.0.0.1:9529/v1/write/logging"
+spool_dir = "/tmp/spool"
+)", "x.conf");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].key, "outputs[1].spool_dir");
+  EXPECT_EQ(r.errors[0].line, 13u);
+}
+
 }  // namespace
 }  // namespace flowgate::config

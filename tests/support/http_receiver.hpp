@@ -96,14 +96,8 @@ class HttpReceiver {
       std::vector<pollfd> fds{{fd_, POLLIN, 0}};
       for (int c : clients) fds.push_back({c, POLLIN, 0});
       if (poll(fds.data(), fds.size(), 50) <= 0) continue;
-      if ((fds[0].revents & POLLIN) != 0) {
-        const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c >= 0) {
-          clients.push_back(c);
-          buffers.emplace_back();
-        }
-      }
-      for (size_t i = clients.size(); i-- > 0;) {
+      // Only the clients polled this round (fds[1..]); a new one joins after them.
+      for (size_t i = fds.size() - 1; i-- > 0;) {
         if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
         char buf[65536];
         const ssize_t n = recv(clients[i], buf, sizeof buf, 0);
@@ -115,6 +109,13 @@ class HttpReceiver {
         }
         buffers[i].append(buf, static_cast<size_t>(n));
         while (handle(clients[i], buffers[i])) {
+        }
+      }
+      if ((fds[0].revents & POLLIN) != 0) {
+        const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          clients.push_back(c);
+          buffers.emplace_back();
         }
       }
     }
