@@ -23,8 +23,8 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
       sinks_(std::move(sinks)),
       aggregated_block_(std::make_unique<decode::FlowBlock>()),
       aggregated_(aggregated_block_.get(), &RecordPipeline::on_aggregated, this),
-      max_batch_records_(1024),
-      batch_interval_ms_(1000) {
+      max_batch_records_(UINT32_MAX),
+      batch_interval_ms_(UINT64_MAX) {
   for (const config::Input& in : config.inputs) {
     EncoderConfig ec;
     ec.host = host;
@@ -47,9 +47,15 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     if (s->encoding() == SinkEncoding::kLogPoints) want_points_ = true;
   }
   // The tightest output bounds the batch, so no sink waits longer than it asked.
+  // (The Output defaults, 1024 records and 1 s, apply when there is none.) Larger batches than
+  // 1024 are allowed: ClickHouse wants thousands of rows per INSERT.
   for (const config::Output& o : config.outputs) {
     max_batch_records_ = std::min(max_batch_records_, o.batch_records);
     batch_interval_ms_ = std::min(batch_interval_ms_, o.flush_interval_ms);
+  }
+  if (config.outputs.empty()) {
+    max_batch_records_ = config::Output{}.batch_records;
+    batch_interval_ms_ = config::Output{}.flush_interval_ms;
   }
   if (aggregate) {
     AggregatorConfig ac;
@@ -65,8 +71,9 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     }
     aggregator_ = std::make_unique<Aggregator>(std::move(ac));
   }
-  batch_.reserve(size_t{max_batch_records_} * 1024);
-  if (want_points_) points_.reserve(size_t{max_batch_records_} * 1536);
+  const size_t reserve_records = std::min<size_t>(max_batch_records_, 16384);
+  batch_.reserve(reserve_records * 1024);
+  if (want_points_) points_.reserve(reserve_records * 1536);
 }
 
 decode::FlowBlock* RecordPipeline::on_aggregated(void* ctx, decode::FlowBlock* full) noexcept {
