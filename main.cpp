@@ -95,7 +95,8 @@ std::string collector_ip() {
   std::string v4;
   std::string v6;
   for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK) != 0) {
+    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 ||
+        (a->ifa_flags & IFF_LOOPBACK) != 0) {
       continue;
     }
     char text[INET6_ADDRSTRLEN] = {};

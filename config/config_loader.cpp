@@ -482,7 +482,8 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
     for (const Output& other : c.outputs) {
       if (!o.spool_dir.empty() && other.spool_dir == o.spool_dir) {
         r.error(t->get("spool_dir")->source(), p + ".spool_dir",
-                "\"" + o.spool_dir + "\" is the spool of another output already; give each its own");
+                "\"" + o.spool_dir +
+                    "\" is the spool of another output already; give each its own");
       }
     }
     c.outputs.push_back(std::move(o));

@@ -118,7 +118,8 @@ HttpResult HttpClient::perform(const std::string& url) {
   r.body = response_;
   if (!r.ok()) {
     r.error = response_.substr(0, 300);
-    while (!r.error.empty() && (r.error.back() == '\n' || r.error.back() == '\r')) r.error.pop_back();
+    while (!r.error.empty() && (r.error.back() == '\n' || r.error.back() == '\r'))
+      r.error.pop_back();
   }
   return r;
 }

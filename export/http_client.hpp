@@ -7,15 +7,15 @@
 namespace flowgate::exporter {
 
 struct HttpClientConfig {
-  uint64_t timeout_ms = 5000;      // whole request, connect included
-  bool gzip = false;               // compress request bodies (Content-Encoding: gzip)
+  uint64_t timeout_ms = 5000;  // whole request, connect included
+  bool gzip = false;           // compress request bodies (Content-Encoding: gzip)
   std::string content_type = "application/x-ndjson";
 };
 
 struct HttpResult {
-  long status = 0;        // HTTP status; 0 when no response came (refused, timed out, reset)
-  std::string error;      // transport error, or the start of a non-2xx response body
-  std::string body;       // the response body, its first 4 KiB
+  long status = 0;    // HTTP status; 0 when no response came (refused, timed out, reset)
+  std::string error;  // transport error, or the start of a non-2xx response body
+  std::string body;   // the response body, its first 4 KiB
   bool ok() const noexcept { return status >= 200 && status < 300; }
 };
 
@@ -36,10 +36,10 @@ class HttpClient {
   HttpResult perform(const std::string& url);
 
   HttpClientConfig config_;
-  void* curl_;                 // CURL*
-  void* headers_;              // curl_slist*
-  std::string compressed_;     // reused gzip buffer
-  std::string response_;       // reused response body (capped)
+  void* curl_;              // CURL*
+  void* headers_;           // curl_slist*
+  std::string compressed_;  // reused gzip buffer
+  std::string response_;    // reused response body (capped)
 };
 
 // gzip (RFC 1952) of `in` into `out` (replaced); false on a zlib failure.

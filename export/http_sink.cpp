@@ -61,7 +61,7 @@ size_t copy_value(std::string_view in, size_t i, std::string& out) {
 
 uint32_t clickhouse_rows(std::string_view in, uint64_t batch_id, std::string& out) {
   uint32_t row = 0;
-  std::string prefix;            // "source_" inside "source":{...}
+  std::string prefix;             // "source_" inside "source":{...}
   std::vector<size_t> prefix_at;  // prefix length before each open object
   size_t i = 0;
   while (i < in.size()) {
@@ -117,7 +117,9 @@ uint32_t clickhouse_rows(std::string_view in, uint64_t batch_id, std::string& ou
 }
 
 HttpSink::HttpSink(HttpSinkConfig config)
-    : config_(std::move(config)), instance_id_(random_u64()), jitter_(static_cast<uint32_t>(instance_id_)) {
+    : config_(std::move(config)),
+      instance_id_(random_u64()),
+      jitter_(static_cast<uint32_t>(instance_id_)) {
   switch (config_.kind) {
     case HttpSinkKind::kJsonLines:
       name_ = "http " + config_.url;
@@ -130,8 +132,8 @@ HttpSink::HttpSink(HttpSinkConfig config)
       break;
     case HttpSinkKind::kClickhouse: {
       name_ = "clickhouse " + config_.url;
-      const std::string query = "INSERT INTO `" + config_.database + "`.`" + config_.table +
-                                "` FORMAT JSONEachRow";
+      const std::string query =
+          "INSERT INTO `" + config_.database + "`.`" + config_.table + "` FORMAT JSONEachRow";
       // User tags are columns only if the table has them; the rest of the row still goes in.
       post_url_ = config_.url + (config_.url.find('?') == std::string::npos ? "?" : "&") +
                   "query=" + url_encode(query) + "&input_format_skip_unknown_fields=1";
@@ -271,9 +273,10 @@ void HttpSink::report(bool force) {
   next_report_us_ = now + kReportIntervalUs;
   const SinkFigures f = counters_.load();
   if (failures_since_report_ > 0) {
-    spdlog::warn("{}: {} failed attempts in the last interval, last: {}; {} batches spooled "
-                 "({} bytes)",
-                 name_, failures_since_report_, last_error_, f.spool_batches, f.spool_bytes);
+    spdlog::warn(
+        "{}: {} failed attempts in the last interval, last: {}; {} batches spooled "
+        "({} bytes)",
+        name_, failures_since_report_, last_error_, f.spool_batches, f.spool_bytes);
     failures_since_report_ = 0;
   }
   if (f.batches_dropped != dropped_reported_) {

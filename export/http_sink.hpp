@@ -28,12 +28,12 @@ struct HttpSinkConfig {
   std::string database = "default";  // clickhouse
   std::string table = "flows";       // clickhouse
   HttpClientConfig http;
-  uint64_t retry_initial_ms = 100;  // first back-off; doubles per failure, with jitter ...
-  uint64_t retry_max_ms = 30'000;   // ... up to this
+  uint64_t retry_initial_ms = 100;     // first back-off; doubles per failure, with jitter ...
+  uint64_t retry_max_ms = 30'000;      // ... up to this
   uint32_t attempts_before_spool = 3;  // failed attempts of one batch before the spool takes over
   std::string spool_dir;               // "" : no spool, what the queue cannot hold is dropped
   uint64_t spool_max_bytes = 1ull << 30;
-  uint32_t queue_batches = 64;         // batches held in memory for the sink thread
+  uint32_t queue_batches = 64;          // batches held in memory for the sink thread
   uint64_t shutdown_timeout_ms = 5000;  // finish(): delivery time before the rest is spooled
 };
 

@@ -15,18 +15,18 @@ enum class SinkEncoding : uint8_t { kJsonLines, kLogPoints };
 // Delivery figures of one sink. X(member, help). Written by the sink (its own thread for the
 // HTTP sinks, the exporter thread for stdout/file) with relaxed atomics, readable from any
 // thread: each figure is read whole, the set is not a consistent cut.
-#define FLOWGATE_SINK_COUNTERS(X)                                                              \
+#define FLOWGATE_SINK_COUNTERS(X)                                                             \
   X(batches_sent, "batches the endpoint acknowledged (2xx), replays from the spool included") \
-  X(records_sent, "records in those batches")                                                  \
-  X(batches_retried, "delivery attempts that failed and were retried")                         \
-  X(batches_spooled, "batches written to the on-disk spool")                                   \
-  X(batches_replayed, "spooled batches delivered later")                                       \
-  X(batches_dropped, "batches lost: beyond the spool's size limit, or no spool configured")    \
-  X(records_dropped, "records in those batches")                                               \
-  X(spool_bytes, "gauge: bytes held in the spool now")                                         \
-  X(spool_batches, "gauge: batches held in the spool now")                                     \
-  X(queued_batches, "gauge: batches waiting in memory for the sink thread")                    \
-  X(last_batch_latency_us, "gauge: time from hand-over to acknowledgement of the last batch")  \
+  X(records_sent, "records in those batches")                                                 \
+  X(batches_retried, "delivery attempts that failed and were retried")                        \
+  X(batches_spooled, "batches written to the on-disk spool")                                  \
+  X(batches_replayed, "spooled batches delivered later")                                      \
+  X(batches_dropped, "batches lost: beyond the spool's size limit, or no spool configured")   \
+  X(records_dropped, "records in those batches")                                              \
+  X(spool_bytes, "gauge: bytes held in the spool now")                                        \
+  X(spool_batches, "gauge: batches held in the spool now")                                    \
+  X(queued_batches, "gauge: batches waiting in memory for the sink thread")                   \
+  X(last_batch_latency_us, "gauge: time from hand-over to acknowledgement of the last batch") \
   X(batch_latency_us_sum, "sum of those latencies, for an average with batches_sent")
 
 struct SinkFigures {
@@ -44,9 +44,7 @@ class SinkCounters {
   void add(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
     c.fetch_add(n, std::memory_order_relaxed);
   }
-  void set(std::atomic<uint64_t>& c, uint64_t v) noexcept {
-    c.store(v, std::memory_order_relaxed);
-  }
+  void set(std::atomic<uint64_t>& c, uint64_t v) noexcept { c.store(v, std::memory_order_relaxed); }
   SinkFigures load() const noexcept {
     SinkFigures f;
 #define FLOWGATE_X(m, h) f.m = m.load(std::memory_order_relaxed);

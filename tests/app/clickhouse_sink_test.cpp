@@ -82,9 +82,9 @@ uint64_t count(const ClickhouseServer& s, const std::string& sql) {
   return r.empty() || r[0] < '0' || r[0] > '9' ? UINT64_MAX : std::stoull(r);
 }
 
-#define REQUIRE_CLICKHOUSE()                                                   \
-  if (!ClickhouseServer::available()) {                                         \
-    GTEST_SKIP() << ::flowgate::testing::kClickhouseBinary                      \
+#define REQUIRE_CLICKHOUSE()                                                          \
+  if (!ClickhouseServer::available()) {                                               \
+    GTEST_SKIP() << ::flowgate::testing::kClickhouseBinary                            \
                  << " is missing: run scripts/setup.sh (installs clickhouse-server)"; \
   }
 
@@ -100,13 +100,15 @@ TEST(ClickhouseSink, RowCountEqualsTheRecordsFlowgateWrote) {
   EXPECT_EQ(count(server, "SELECT count() FROM flows FINAL"), kSampleRecords);
   EXPECT_EQ(count(server, "SELECT count() FROM flows"), kSampleRecords);
   // Nested record keys land in their flat columns.
-  EXPECT_EQ(count(server, "SELECT count() FROM flows WHERE source_ip != '' AND exporter_ip != '' "
-                          "AND `end` > 0 AND type != ''"),
+  EXPECT_EQ(count(server,
+                  "SELECT count() FROM flows WHERE source_ip != '' AND exporter_ip != '' "
+                  "AND `end` > 0 AND type != ''"),
             kSampleRecords);
   EXPECT_GT(count(server, "SELECT count() FROM flows WHERE ingress_interface_index > 0"), 0u);
   // A top-talkers query of the kind the dashboard asks answers.
-  EXPECT_NE(server.query("SELECT source_ip, sum(bytes) AS b FROM flows FINAL WHERE `end` > 0 "
-                         "GROUP BY source_ip ORDER BY b DESC LIMIT 5")
+  EXPECT_NE(server
+                .query("SELECT source_ip, sum(bytes) AS b FROM flows FINAL WHERE `end` > 0 "
+                       "GROUP BY source_ip ORDER BY b DESC LIMIT 5")
                 .rfind("ERROR", 0),
             0u);
 }
@@ -120,9 +122,11 @@ TEST(ClickhouseSink, ARetriedInsertDoesNotDoubleRows) {
   ASSERT_EQ(server.run_file(kTableSql), "");
   std::string rows;
   clickhouse_rows(
-      "{\"flush_timestamp\":1,\"type\":\"ipfix\",\"end\":1700000000,\"exporter\":{\"ip\":\"10.0.0.1\"},"
+      "{\"flush_timestamp\":1,\"type\":\"ipfix\",\"end\":1700000000,\"exporter\":{\"ip\":\"10.0.0."
+      "1\"},"
       "\"source\":{\"ip\":\"10.1.1.1\"}}\n"
-      "{\"flush_timestamp\":1,\"type\":\"ipfix\",\"end\":1700000000,\"exporter\":{\"ip\":\"10.0.0.1\"},"
+      "{\"flush_timestamp\":1,\"type\":\"ipfix\",\"end\":1700000000,\"exporter\":{\"ip\":\"10.0.0."
+      "1\"},"
       "\"source\":{\"ip\":\"10.1.1.1\"}}\n",
       77, rows);
   HttpSinkConfig c;
@@ -135,7 +139,7 @@ TEST(ClickhouseSink, ARetriedInsertDoesNotDoubleRows) {
   ASSERT_TRUE(client.post(sink->post_url(), rows).ok());
   ASSERT_TRUE(client.post(sink->post_url(), rows).ok());
   sink->finish();
-  EXPECT_EQ(count(server, "SELECT count() FROM flows"), 4u);  // both copies are stored ...
+  EXPECT_EQ(count(server, "SELECT count() FROM flows"), 4u);        // both copies are stored ...
   EXPECT_EQ(count(server, "SELECT count() FROM flows FINAL"), 2u);  // ... and count once
 }
 

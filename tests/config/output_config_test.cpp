@@ -36,7 +36,8 @@ shutdown_timeout = "3s"
 [[outputs]]
 type = "datakit"
 url = "http://127.0.0.1:9529/v1/write/logging"
-)", "x.conf");
+)",
+                                          "x.conf");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.config.outputs.size(), 2u);
   const Output& o = r.config.outputs[0];
@@ -68,7 +69,8 @@ spool_dir = "/tmp/spool"
 type = "http"
 url = "http://127.0.0.1:9/"
 table = "flows"
-)", "x.conf");
+)",
+                                          "x.conf");
   ASSERT_EQ(r.errors.size(), 2u) << all_errors(r);
   EXPECT_EQ(r.errors[0].key, "outputs[0].spool_dir");
   EXPECT_EQ(r.errors[0].line, 9u);
@@ -87,7 +89,8 @@ timeout = "soon"
 spool_max_bytes = 10
 queue_batches = 0
 gzip = "yes"
-)", "x.conf");
+)",
+                                          "x.conf");
   std::string keys;
   for (const ConfigError& e : r.errors) keys += e.key + " ";
   EXPECT_EQ(keys,
@@ -106,7 +109,8 @@ spool_dir = "/tmp/spool"
 type = "datakit"
 url = "http://127.0.0.1:9529/v1/write/logging"
 spool_dir = "/tmp/spool"
-)", "x.conf");
+)",
+                                          "x.conf");
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   EXPECT_EQ(r.errors[0].key, "outputs[1].spool_dir");
   EXPECT_EQ(r.errors[0].line, 13u);

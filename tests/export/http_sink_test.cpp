@@ -51,8 +51,8 @@ std::string batch_text(int n) { return "{\"n\":" + std::to_string(n) + "}\n"; }
 std::unique_ptr<decode::FlowBlock> one_row() {
   auto b = std::make_unique<decode::FlowBlock>();
   const uint32_t r = b->append_row();
-  b->src_addr[r] = decode::IpAddress::from_v4(0x82f067cc);   // 130.240.103.204
-  b->dst_addr[r] = decode::IpAddress::from_v4(0x98de24a8);   // 152.222.36.168
+  b->src_addr[r] = decode::IpAddress::from_v4(0x82f067cc);       // 130.240.103.204
+  b->dst_addr[r] = decode::IpAddress::from_v4(0x98de24a8);       // 152.222.36.168
   b->exporter_addr[r] = decode::IpAddress::from_v4(0x0ac80e8e);  // 10.200.14.142
   b->src_port[r] = 4627;
   b->dst_port[r] = 424;
@@ -78,8 +78,8 @@ TEST(DatakitSink, PostsEscapedLineProtocolToTheLoggingEndpoint) {
   o.type = config::OutputType::kDatakit;
   c.outputs.push_back(o);
   std::string error;
-  auto sink = HttpSink::open(fast_config(HttpSinkKind::kDatakit, datakit.url("/v1/write/logging")),
-                             error);
+  auto sink =
+      HttpSink::open(fast_config(HttpSinkKind::kDatakit, datakit.url("/v1/write/logging")), error);
   ASSERT_NE(sink, nullptr) << error;
   std::vector<std::unique_ptr<Sink>> sinks;
   sinks.push_back(std::move(sink));
@@ -168,8 +168,8 @@ TEST(HttpSink, GzipsBodiesWhenAsked) {
 TEST(HttpSink, SpoolsWhileTheEndpointIsDownAndReplaysInOrder) {
   TempDir dir;
   const uint16_t port = testing::free_tcp_port();
-  HttpSinkConfig c = fast_config(HttpSinkKind::kJsonLines,
-                                 "http://127.0.0.1:" + std::to_string(port) + "/");
+  HttpSinkConfig c =
+      fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
   c.spool_dir = dir.path();
   c.queue_batches = 2;  // so that the exporter thread spools too
   std::string error;
@@ -178,7 +178,8 @@ TEST(HttpSink, SpoolsWhileTheEndpointIsDownAndReplaysInOrder) {
   for (int i = 0; i < 20; ++i) sink->write(batch_text(i), 1);
   // Every batch ends on disk once the sink gave up on the first one.
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (sink->counters()->load().spool_batches < 20 && std::chrono::steady_clock::now() < deadline) {
+  while (sink->counters()->load().spool_batches < 20 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(sink->counters()->load().spool_batches, 20u);
@@ -205,8 +206,8 @@ TEST(HttpSink, SpoolsWhileTheEndpointIsDownAndReplaysInOrder) {
 TEST(HttpSink, ASpoolLeftAtShutdownIsDeliveredAfterARestart) {
   TempDir dir;
   const uint16_t port = testing::free_tcp_port();
-  HttpSinkConfig c = fast_config(HttpSinkKind::kJsonLines,
-                                 "http://127.0.0.1:" + std::to_string(port) + "/");
+  HttpSinkConfig c =
+      fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
   c.spool_dir = dir.path();
   c.shutdown_timeout_ms = 200;
   std::string error;
@@ -235,8 +236,8 @@ TEST(HttpSink, ASpoolLeftAtShutdownIsDeliveredAfterARestart) {
 TEST(HttpSink, DropsAndCountsOnlyWhatTheSpoolCannotHold) {
   TempDir dir;
   const uint16_t port = testing::free_tcp_port();
-  HttpSinkConfig c = fast_config(HttpSinkKind::kJsonLines,
-                                 "http://127.0.0.1:" + std::to_string(port) + "/");
+  HttpSinkConfig c =
+      fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
   c.spool_dir = dir.path();
   c.shutdown_timeout_ms = 100;
   const std::string batch(1000, 'x');
@@ -255,8 +256,8 @@ TEST(HttpSink, DropsAndCountsOnlyWhatTheSpoolCannotHold) {
 
 TEST(HttpSink, WithoutASpoolWhatCannotBeDeliveredAtShutdownIsCounted) {
   const uint16_t port = testing::free_tcp_port();
-  HttpSinkConfig c = fast_config(HttpSinkKind::kJsonLines,
-                                 "http://127.0.0.1:" + std::to_string(port) + "/");
+  HttpSinkConfig c =
+      fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
   c.shutdown_timeout_ms = 100;
   std::string error;
   auto sink = HttpSink::open(c, error);

@@ -150,7 +150,8 @@ class ClickhouseServer {
       << "  <tmp_path>" << dir_ << "/tmp/</tmp_path>\n"
       << "  <user_files_path>" << dir_ << "/user_files/</user_files_path>\n"
       << "  <format_schema_path>" << dir_ << "/format_schemas/</format_schema_path>\n"
-      << "  <users_config>" << dir_ << "/users.xml</users_config>\n"
+      << "  <users_config>" << dir_
+      << "/users.xml</users_config>\n"
          "  <default_profile>default</default_profile>\n"
          "  <default_database>default</default_database>\n"
          "  <mark_cache_size>67108864</mark_cache_size>\n"

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cctype>
 #include <cstring>
 #include <deque>
 #include <mutex>
