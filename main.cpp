@@ -1,5 +1,9 @@
 // flowgate: collect NetFlow v5/v9, IPFIX and sFlow v5 and write Datakit's NetFlow JSON record.
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -25,6 +29,8 @@
 #include "export/dashboard_api.hpp"
 #include "export/dashboard_page.hpp"
 #include "export/dashboard_window.hpp"
+#include "export/http_sink.hpp"
+#include "export/line_sink.hpp"
 #include "export/metrics_format.hpp"
 #include "export/metrics_server.hpp"
 #include "export/pipeline_figures.hpp"
@@ -87,13 +93,58 @@ uint64_t wall_ms() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+// The collector's own address for the `ip` tag of Datakit log points: the first IPv4 address of
+// an interface that is up and not loopback, else the first such IPv6 address, else "".
+std::string collector_ip() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string v4;
+  std::string v6;
+  for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 ||
+        (a->ifa_flags & IFF_LOOPBACK) != 0) {
+      continue;
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ifa_addr->sa_family == AF_INET && v4.empty()) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr, text,
+                sizeof text);
+      v4 = text;
+    } else if (a->ifa_addr->sa_family == AF_INET6 && v6.empty()) {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr, text,
+                sizeof text);
+      v6 = text;
+    }
+  }
+  freeifaddrs(list);
+  return v4.empty() ? v6 : v4;
+}
+
+exporter::HttpSinkConfig http_sink_config(const config::Output& out) {
+  exporter::HttpSinkConfig hc;
+  hc.kind = out.type == config::OutputType::kDatakit      ? exporter::HttpSinkKind::kDatakit
+            : out.type == config::OutputType::kClickhouse ? exporter::HttpSinkKind::kClickhouse
+                                                          : exporter::HttpSinkKind::kJsonLines;
+  hc.url = out.url;
+  hc.database = out.database;
+  hc.table = out.table;
+  hc.http.timeout_ms = out.timeout_ms;
+  hc.http.gzip = out.gzip;
+  hc.retry_max_ms = out.retry_max_ms;
+  hc.spool_dir = out.spool_dir;
+  hc.spool_max_bytes = out.spool_max_bytes;
+  hc.queue_batches = out.queue_batches;
+  hc.shutdown_timeout_ms = out.shutdown_timeout_ms;
+  return hc;
+}
+
 // Opens the configured sinks; false (after logging why) when one cannot be opened.
-bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>>& sinks) {
+bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>>& sinks) {
   for (const config::Output& out : c.outputs) {
+    std::string error;
     if (out.type == config::OutputType::kStdout) {
       sinks.push_back(exporter::LineSink::standard_output());
     } else if (out.type == config::OutputType::kFile) {
-      std::string error;
       auto sink = exporter::LineSink::open_file(out.path, out.max_file_bytes, error);
       if (sink == nullptr) {
         spdlog::error("cannot open output file {}", error);
@@ -101,10 +152,17 @@ bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::L
       }
       sinks.push_back(std::move(sink));
     } else {
-      spdlog::error("{}: outputs of type http, datakit and clickhouse are not available in this "
-                    "version; use stdout or file",
-                    c.path);
-      return false;
+      auto sink = exporter::HttpSink::open(http_sink_config(out), error);
+      if (sink == nullptr) {
+        spdlog::error("{}:{}: output {}: {}", c.path, out.line, out.url, error);
+        return false;
+      }
+      if (out.spool_dir.empty()) {
+        spdlog::warn("{}: no spool_dir: batches it cannot deliver while the queue is full are "
+                     "dropped",
+                     sink->name());
+      }
+      sinks.push_back(std::move(sink));
     }
   }
   return true;
@@ -164,7 +222,7 @@ decode::FlowBlock* pcap_block_full(void* ctx, decode::FlowBlock* full) noexcept 
 
 // --pcap: the same decode and pipeline as the live collector, with the capture's clock.
 int run_pcap(const Options& o, const config::Config& c) {
-  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
+  std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
   dataplane::PcapSource source;
   if (source.open(o.pcap_path) != dataplane::PcapStatus::kOk) {
@@ -172,7 +230,7 @@ int run_pcap(const Options& o, const config::Config& c) {
     return 1;
   }
   exporter::RecordPipeline pipeline(c, c.aggregation.enabled && !o.no_aggregate, host_name(),
-                                    std::move(sinks));
+                                    std::move(sinks), collector_ip());
   PcapRun run{&pipeline};
   auto block = std::make_unique<decode::FlowBlock>();
   decode::FlowOutput out(block.get(), &pcap_block_full, &run);
@@ -327,9 +385,10 @@ void install_signal_handlers() {
 // The exporter thread, the same for every packet source: takes the blocks the shards hand off,
 // returns them, runs the periodic work; on SIGTERM stops the source, drains the rings, flushes
 // aggregation and sinks, and logs the exit summary.
-int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks,
+int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>> sinks,
                  RunningSource& source) {
-  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks));
+  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks),
+                                    collector_ip());
   exporter::PublishedPipelineFigures figures;
   exporter::PublishedSinkFigures sink_figures;
   exporter::DashboardWindow window(c.metrics.dashboard_minutes);
@@ -390,9 +449,13 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
   dataplane::WorkerCounters wk;
   for (const dataplane::WorkerCounters& w : s.workers) wk.add(w);
   const decode::DecodeCounters& dc = s.decode;
+  uint64_t sink_dropped = 0;
+  for (const auto& sink : pipeline.sinks()) {
+    if (const exporter::SinkCounters* sc = sink->counters()) sink_dropped += sc->load().records_dropped;
+  }
   const uint64_t dropped = wk.kernel_drops + dc.total_errors() + wk.ring_full_records +
                            dc.block_unavailable + dc.pending_dropped + pipeline.dropped() +
-                           wk.oversize + wk.reassembly_failures + source.dropped();
+                           wk.oversize + wk.reassembly_failures + source.dropped() + sink_dropped;
   spdlog::info("exit summary: datagrams={} records={} written={} dropped={}", dc.datagrams,
                dc.records, pipeline.written(), dropped);
   spdlog::info("decode{}", decode_summary(dc));
@@ -415,7 +478,7 @@ void log_listeners(const config::Config& c) {
 }
 
 // Socket mode: worker threads with SO_REUSEPORT sockets; this thread is the exporter thread.
-int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks) {
+int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>> sinks) {
   for (size_t l = 0; l < c.listeners.size(); ++l) {
     std::string error;
     const dataplane::SocketListener probe{c.listeners[l].bind_host, c.listeners[l].port,
@@ -495,7 +558,7 @@ dataplane::DpdkOptions dpdk_options(const config::Config& c) {
 
 // DPDK mode: pinned worker lcores poll the NIC queues; this thread (the EAL main lcore) is the
 // exporter.
-int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::LineSink>> sinks) {
+int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>> sinks) {
   if (c.collector.dpdk.devices.empty()) {
     spdlog::error("{}: collector.mode = \"dpdk\" needs [collector.dpdk] devices (PCI addresses "
                   "or vdevs)",
@@ -539,7 +602,7 @@ int run_live(const config::Config& c) {
     spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
     return 2;
   }
-  std::vector<std::unique_ptr<exporter::LineSink>> sinks;
+  std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
   if (c.collector.mode == config::Mode::kDpdk) return run_dpdk(c, std::move(sinks));
   return run_socket(c, std::move(sinks));

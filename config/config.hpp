@@ -78,6 +78,16 @@ struct Output {
   uint64_t max_file_bytes = 0;      // file rotation; 0: never rotate
   uint32_t batch_records = 1024;    // flush a batch at this many records ...
   uint64_t flush_interval_ms = 1000;  // ... or this long after its first record
+  // http, datakit, clickhouse:
+  std::string database = "default";  // clickhouse
+  bool gzip = false;                 // gzip request bodies
+  uint64_t timeout_ms = 5000;        // one request, connect included
+  uint64_t retry_max_ms = 30'000;    // back-off cap between attempts
+  std::string spool_dir;             // on-disk spool; "" : none (what memory cannot hold is lost)
+  uint64_t spool_max_bytes = 1ull << 30;
+  uint32_t queue_batches = 64;       // batches held in memory for the sink thread
+  uint64_t shutdown_timeout_ms = 5000;  // delivery time at SIGTERM before the rest is spooled
+  uint32_t line = 0;                 // where it is defined, for messages
 };
 
 struct MetricsConfig {

@@ -443,8 +443,10 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
       continue;
     }
     r.check_keys(*t, p, {"type", "path", "url", "table", "max_file_bytes", "batch_records",
-                         "flush_interval"});
+                         "flush_interval", "database", "gzip", "timeout", "retry_max",
+                         "spool_dir", "spool_max_bytes", "queue_batches", "shutdown_timeout"});
     Output o;
+    o.line = static_cast<uint32_t>(t->source().begin.line);
     std::string type;
     r.read_string(*t, p, "type", type);
     if (type == "stdout") {
@@ -477,6 +479,47 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
     if (http && o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0) {
       r.error(t->get("url") != nullptr ? t->get("url")->source() : t->source(), p + ".url",
               "expected an http:// or https:// URL");
+    }
+    r.read_string(*t, p, "database", o.database);
+    r.read_bool(*t, p, "gzip", o.gzip);
+    r.read_duration(*t, p, "timeout", 10, o.timeout_ms);
+    r.read_duration(*t, p, "retry_max", 10, o.retry_max_ms);
+    r.read_string(*t, p, "spool_dir", o.spool_dir);
+    r.read_uint(*t, p, "spool_max_bytes", 4096, INT64_MAX, o.spool_max_bytes);
+    r.read_uint(*t, p, "queue_batches", 1, 100'000, o.queue_batches);
+    r.read_duration(*t, p, "shutdown_timeout", 0, o.shutdown_timeout_ms);
+    // Keys of another kind of output are mistakes (a spool on a file output would do nothing).
+    const auto only_for = [&](std::string_view key, bool allowed, std::string_view kinds) {
+      if (!allowed && t->get(key) != nullptr) {
+        r.error(t->get(key)->source(), p + "." + std::string(key),
+                "applies to " + std::string(kinds) + " outputs only");
+      }
+    };
+    const bool clickhouse = o.type == OutputType::kClickhouse;
+    only_for("path", o.type == OutputType::kFile, "file");
+    only_for("max_file_bytes", o.type == OutputType::kFile, "file");
+    only_for("url", http, "http, datakit and clickhouse");
+    only_for("table", clickhouse, "clickhouse");
+    only_for("database", clickhouse, "clickhouse");
+    for (const char* k : {"gzip", "timeout", "retry_max", "spool_dir", "spool_max_bytes",
+                          "queue_batches", "shutdown_timeout"}) {
+      only_for(k, http, "http, datakit and clickhouse");
+    }
+    // The names go into an INSERT between backquotes.
+    for (const auto& [key, name] : {std::pair{"table", &o.table}, {"database", &o.database}}) {
+      const bool plain = !name->empty() && name->find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
+      if (clickhouse && !plain) {
+        r.error(t->get(key) != nullptr ? t->get(key)->source() : t->source(), p + "." + key,
+                "\"" + *name + "\" is not a plain ClickHouse name (letters, digits, '_')");
+      }
+    }
+    for (const Output& other : c.outputs) {
+      if (!o.spool_dir.empty() && other.spool_dir == o.spool_dir) {
+        r.error(t->get("spool_dir")->source(), p + ".spool_dir",
+                "\"" + o.spool_dir +
+                    "\" is the spool of another output already; give each its own");
+      }
     }
     c.outputs.push_back(std::move(o));
   }

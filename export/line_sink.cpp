@@ -9,7 +9,10 @@
 namespace flowgate::exporter {
 
 LineSink::LineSink(FILE* f, std::string path, uint64_t max_bytes)
-    : file_(f), path_(std::move(path)), max_bytes_(max_bytes) {
+    : file_(f),
+      path_(std::move(path)),
+      name_(path_.empty() ? "stdout" : "file:" + path_),
+      max_bytes_(max_bytes) {
   struct stat st {};
   if (!path_.empty() && fstat(fileno(file_), &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
 }
@@ -42,7 +45,7 @@ bool LineSink::rotate() {
   return file_ != nullptr;
 }
 
-bool LineSink::write(std::string_view batch) {
+bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
   if (file_ == nullptr) return false;
   if (max_bytes_ != 0 && size_ > 0 && size_ + batch.size() > max_bytes_) {
     if (!flush() || !rotate()) return false;

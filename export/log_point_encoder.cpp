@@ -59,47 +59,44 @@ void LogPointEncoder::encode(const decode::FlowBlock& b, uint32_t r, uint64_t fl
                              std::string& out, std::string& scratch) const {
   scratch.clear();
   json_.encode(b, r, flush_timestamp_ms, scratch);
-  if (!scratch.empty() && scratch.back() == '\n') scratch.pop_back();
+  encode_with_message(b, r, flush_timestamp_ms, scratch, out);
+}
+
+// Addresses, ports, protocol and type names hold no quote, backslash or newline, so they are
+// written between quotes without escaping.
+void LogPointEncoder::encode_with_message(const decode::FlowBlock& b, uint32_t r,
+                                          uint64_t flush_timestamp_ms, std::string_view message,
+                                          std::string& out) const {
+  if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
   const AddressFamily family =
       b.ether_type[r] == 0x86dd ? AddressFamily::kIpv6 : AddressFamily::kIpv4;
-  std::string text;
   out += prefix_;
-  append_string_field(out, "message", scratch);
+  append_string_field(out, "message", message);
   out += ",status=\"OK\",bytes=";
   append_decimal(out, b.bytes[r]);
-  out += "i,";
-  text.clear();
-  append_ip(text, b.dst_addr[r], family);
-  append_string_field(out, "dest_ip", text);
-  out += ',';
-  text.clear();
+  out += "i,dest_ip=\"";
+  append_ip(out, b.dst_addr[r], family);
+  out += "\",dest_port=\"";
   if ((b.port_rollup[r] & decode::FlowBlock::kRollupDstPort) != 0) {
-    text = "*";
+    out += '*';
   } else {
-    append_decimal(text, b.dst_port[r]);
+    append_decimal(out, b.dst_port[r]);
   }
-  append_string_field(out, "dest_port", text);
-  out += ',';
-  text.clear();
-  append_ip(text, b.exporter_addr[r], family);
-  append_string_field(out, "device_ip", text);
-  out += ',';
-  append_string_field(out, "ip_protocol", ip_protocol_name(b.protocol[r]));
-  out += ',';
-  text.clear();
-  append_ip(text, b.src_addr[r], family);
-  append_string_field(out, "source_ip", text);
-  out += ',';
-  text.clear();
+  out += "\",device_ip=\"";
+  append_ip(out, b.exporter_addr[r], family);
+  out += "\",ip_protocol=\"";
+  out += ip_protocol_name(b.protocol[r]);
+  out += "\",source_ip=\"";
+  append_ip(out, b.src_addr[r], family);
+  out += "\",source_port=\"";
   if ((b.port_rollup[r] & decode::FlowBlock::kRollupSrcPort) != 0) {
-    text = "*";
+    out += '*';
   } else {
-    append_decimal(text, b.src_port[r]);
+    append_decimal(out, b.src_port[r]);
   }
-  append_string_field(out, "source_port", text);
-  out += ',';
-  append_string_field(out, "type", decode::flow_type_name(b.flow_type[r]));
-  out += ' ';
+  out += "\",type=\"";
+  out += decode::flow_type_name(b.flow_type[r]);
+  out += "\" ";
   append_decimal(out, flush_timestamp_ms * 1'000'000);
   out += '\n';
 }

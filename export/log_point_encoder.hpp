@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "decode/flow_block.hpp"
 #include "export/json_encoder.hpp"
@@ -22,6 +23,11 @@ class LogPointEncoder {
   // Appends one line (ending in '\n') to `out`; `scratch` is reused for the JSON message.
   void encode(const decode::FlowBlock& block, uint32_t row, uint64_t flush_timestamp_ms,
               std::string& out, std::string& scratch) const;
+  // The same with the record's JSON already encoded (`message`, its newline optional), so a
+  // pipeline that also writes JSON lines encodes each record once. No allocation beyond `out`.
+  void encode_with_message(const decode::FlowBlock& block, uint32_t row,
+                           uint64_t flush_timestamp_ms, std::string_view message,
+                           std::string& out) const;
 
  private:
   JsonEncoder json_;

@@ -318,6 +318,23 @@ std::string format_metrics(const MetricsSnapshot& s) {
     sample(out, "sink_batch_latency_seconds_count", "{" + sink + "}", f.latency_count);
   }
 
+  // HTTP sinks' own figures: spool and queue depth, records, replays.
+#define FLOWGATE_X(m, h)                                                                     \
+  {                                                                                          \
+    const std::string_view help = h;                                                         \
+    const bool gauge = help.starts_with("gauge: ");                                          \
+    const std::string name = std::string("sink_") + #m + (gauge ? "" : "_total");            \
+    bool any = false;                                                                        \
+    for (const SinkFigures& f : s.sinks) {                                                   \
+      if (!f.has_delivery) continue;                                                         \
+      if (!any) header(out, name, gauge ? "gauge" : "counter", gauge ? help.substr(7) : help); \
+      any = true;                                                                            \
+      sample(out, name, "{sink=\"" + label_value(f.name) + "\"}", f.delivery.m);              \
+    }                                                                                        \
+  }
+  FLOWGATE_SINK_COUNTERS(FLOWGATE_X)
+#undef FLOWGATE_X
+
   std::string last;
   for (const SourceSample& x : s.source) {
     if (x.name != last) header(out, x.name, x.counter ? "counter" : "gauge", x.help);

@@ -26,13 +26,13 @@ uint64_t monotonic_ns() {
 }  // namespace
 
 RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std::string host,
-                               std::vector<std::unique_ptr<LineSink>> sinks)
+                               std::vector<std::unique_ptr<Sink>> sinks, std::string collector_ip)
     : config_(config),
       sinks_(std::move(sinks)),
       aggregated_block_(std::make_unique<decode::FlowBlock>()),
       aggregated_(aggregated_block_.get(), &RecordPipeline::on_aggregated, this),
-      max_batch_records_(1024),
-      batch_interval_ms_(1000) {
+      max_batch_records_(UINT32_MAX),
+      batch_interval_ms_(UINT64_MAX) {
   for (const config::Input& in : config.inputs) {
     EncoderConfig ec;
     ec.host = host;
@@ -45,12 +45,25 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
       }
     }
     encoders_.emplace_back(ec);
+    point_encoders_.emplace_back(ec, in.source, collector_ip);
   }
-  if (encoders_.empty()) encoders_.emplace_back(EncoderConfig{host, "namespace", {}});
+  if (encoders_.empty()) {
+    encoders_.emplace_back(EncoderConfig{host, "namespace", {}});
+    point_encoders_.emplace_back(EncoderConfig{host, "namespace", {}}, "netflow", collector_ip);
+  }
+  for (const auto& s : sinks_) {
+    if (s->encoding() == SinkEncoding::kLogPoints) want_points_ = true;
+  }
   // The tightest output bounds the batch, so no sink waits longer than it asked.
+  // (The Output defaults, 1024 records and 1 s, apply when there is none.) Larger batches than
+  // 1024 are allowed: ClickHouse wants thousands of rows per INSERT.
   for (const config::Output& o : config.outputs) {
     max_batch_records_ = std::min(max_batch_records_, o.batch_records);
     batch_interval_ms_ = std::min(batch_interval_ms_, o.flush_interval_ms);
+  }
+  if (config.outputs.empty()) {
+    max_batch_records_ = config::Output{}.batch_records;
+    batch_interval_ms_ = config::Output{}.flush_interval_ms;
   }
   if (aggregate) {
     AggregatorConfig ac;
@@ -66,9 +79,13 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     }
     aggregator_ = std::make_unique<Aggregator>(std::move(ac));
   }
-  batch_.reserve(size_t{max_batch_records_} * 1024);
+  const size_t reserve_records = std::min<size_t>(max_batch_records_, 16384);
+  batch_.reserve(reserve_records * 1024);
+  if (want_points_) points_.reserve(reserve_records * 1536);
   for (const auto& sink : sinks_) {
-    sink_figures_.push_back({sink->path().empty() ? "stdout" : "file:" + sink->path()});
+    SinkFigures f;
+    f.name = sink->name();
+    sink_figures_.push_back(std::move(f));
   }
 }
 
@@ -88,7 +105,13 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
     const uint16_t l = b.listener[r];
     const uint32_t input = l < config_.listeners.size() ? config_.listeners[l].input : 0;
     if (batch_records_ == 0) batch_started_ms_ = now_ms_;
-    encoders_[std::min<size_t>(input, encoders_.size() - 1)].encode(b, r, flush_ms, batch_);
+    const size_t e = std::min<size_t>(input, encoders_.size() - 1);
+    const size_t line = batch_.size();
+    encoders_[e].encode(b, r, flush_ms, batch_);
+    if (want_points_) {
+      point_encoders_[e].encode_with_message(
+          b, r, flush_ms, std::string_view(batch_).substr(line), points_);
+    }
     if (++batch_records_ >= max_batch_records_) flush_batch();
   }
 }
@@ -96,13 +119,16 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
 void RecordPipeline::flush_batch() {
   if (batch_records_ == 0) return;
   for (size_t i = 0; i < sinks_.size(); ++i) {
+    Sink& s = *sinks_[i];
+    const std::string& text = s.encoding() == SinkEncoding::kLogPoints ? points_ : batch_;
     const uint64_t started = monotonic_ns();
-    const bool ok = sinks_[i]->write(batch_);
+    const bool ok = s.write(text, batch_records_);
     sink_figures_[i].record(ok, monotonic_ns() - started);
     if (!ok) ++write_failures_;
   }
   written_ += batch_records_;
   batch_.clear();
+  points_.clear();
   batch_records_ = 0;
 }
 
@@ -137,11 +163,31 @@ void RecordPipeline::finish(uint64_t now_ms) {
   on_aggregated(this, aggregated_.block());
   flush_batch();
   for (auto& s : sinks_) s->flush();
+  for (auto& s : sinks_) s->finish();
 }
 
 void RecordPipeline::reopen_sinks() {
   flush_batch();
   for (auto& s : sinks_) s->reopen();
+}
+
+const std::vector<SinkFigures>& RecordPipeline::sink_figures() noexcept {
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    const SinkCounters* c = sinks_[i]->counters();
+    if (c == nullptr) continue;
+    SinkFigures& f = sink_figures_[i];
+    const SinkDelivery d = c->load();
+    f.has_delivery = true;
+    f.delivery = d;
+    f.sent = d.batches_sent;
+    f.retried = d.batches_retried;
+    f.spooled = d.batches_spooled;
+    f.dropped = d.batches_dropped;
+    f.latency_buckets = d.latency_buckets;
+    f.latency_count = d.batches_sent;
+    f.latency_sum_seconds = static_cast<double>(d.batch_latency_us_sum) / 1e6;
+  }
+  return sink_figures_;
 }
 
 }  // namespace flowgate::exporter

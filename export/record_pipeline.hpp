@@ -10,7 +10,8 @@
 #include "decode/flow_output.hpp"
 #include "export/aggregator.hpp"
 #include "export/json_encoder.hpp"
-#include "export/line_sink.hpp"
+#include "export/log_point_encoder.hpp"
+#include "export/sink.hpp"
 #include "export/sink_figures.hpp"
 
 namespace flowgate::exporter {
@@ -23,15 +24,17 @@ class DashboardWindow;
 // for --pcap), so tests and captures are deterministic.
 class RecordPipeline {
  public:
+  // `collector_ip` is the `ip` tag of Datakit log points (only used when a sink takes them).
   RecordPipeline(const config::Config& config, bool aggregate, std::string host,
-                 std::vector<std::unique_ptr<LineSink>> sinks);
+                 std::vector<std::unique_ptr<Sink>> sinks, std::string collector_ip = "");
 
   // Takes every record of a decoded block (the block may be reused afterwards).
   void add(const decode::FlowBlock& block, uint64_t now_ms);
   // Periodic work: aggregation flush checks (every 10 s, as the reference), batches older than
   // their flush interval.
   void tick(uint64_t now_ms);
-  // Flushes aggregation, the batch and the sinks (shutdown, end of a capture).
+  // Flushes aggregation, the batch and the sinks, then finishes the sinks: HTTP sinks deliver
+  // what they hold within their shutdown timeout and spool the rest (shutdown, end of a capture).
   void finish(uint64_t now_ms);
   // Reopens file sinks (SIGHUP).
   void reopen_sinks();
@@ -40,10 +43,13 @@ class RecordPipeline {
   uint64_t write_failures() const noexcept { return write_failures_; }  // batches a sink lost
   uint64_t dropped() const noexcept { return aggregator_ ? aggregator_->dropped() : 0; }
   const Aggregator* aggregator() const noexcept { return aggregator_.get(); }
-  // Per sink (in sink order): batches sent / dropped and the write latency.
-  const std::vector<SinkFigures>& sink_figures() const noexcept { return sink_figures_; }
+  // Per sink (in sink order): batches sent / retried / spooled / dropped and the time each
+  // batch took to hand over (a file write; an HTTP sink's enqueue).
+  const std::vector<SinkFigures>& sink_figures() noexcept;
   // Records written are also summed into `window` (the dashboard's); nullptr: none.
   void set_dashboard(DashboardWindow* window) noexcept { dashboard_ = window; }
+  // The sinks, in [[outputs]] order, for their delivery figures (Sink::counters()).
+  const std::vector<std::unique_ptr<Sink>>& sinks() const noexcept { return sinks_; }
 
  private:
   static decode::FlowBlock* on_aggregated(void* ctx, decode::FlowBlock* full) noexcept;
@@ -51,12 +57,15 @@ class RecordPipeline {
   void flush_batch();
 
   const config::Config& config_;
-  std::vector<std::unique_ptr<LineSink>> sinks_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
   std::vector<JsonEncoder> encoders_;  // one per [[inputs.netflow]]
+  std::vector<LogPointEncoder> point_encoders_;  // the same, when a sink takes log points
   std::unique_ptr<Aggregator> aggregator_;
   std::unique_ptr<decode::FlowBlock> aggregated_block_;
   decode::FlowOutput aggregated_;
-  std::string batch_;
+  std::string batch_;   // JSON lines
+  std::string points_;  // the same records as log points, when a sink takes them
+  bool want_points_ = false;
   uint32_t batch_records_ = 0;
   uint64_t batch_started_ms_ = 0;
   uint64_t now_ms_ = 0;

@@ -6,15 +6,28 @@
 #include <string>
 #include <vector>
 
+#include "export/sink.hpp"
+
 namespace flowgate::exporter {
 
-// What one sink did with the JSON batches handed to it, for /metrics
-// (flowgate_sink_batches_total{sink,result}, flowgate_sink_batch_latency_seconds). The stdout
-// and file sinks only send or drop; `retried` and `spooled` are there for the HTTP sinks.
+// Upper bounds (seconds) of the sink latency histogram's buckets; +Inf follows.
+inline constexpr std::array<double, 14> kSinkLatencyBounds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+// The histogram bucket of a latency in seconds.
+inline size_t sink_latency_bucket(double seconds) noexcept {
+  size_t b = 0;
+  while (b < kSinkLatencyBounds.size() && seconds > kSinkLatencyBounds[b]) ++b;
+  return b;
+}
+
+// What one sink did with the batches handed to it, for /metrics
+// (flowgate_sink_batches_total{sink,result}, flowgate_sink_batch_latency_seconds). stdout and
+// file sinks write on the exporter thread: sent or dropped, latency the write. HTTP sinks
+// deliver on their own thread: their figures come from their SinkCounters (`delivery`),
+// latency from hand-over to the endpoint's 2xx.
 struct SinkFigures {
-  // Upper bounds (seconds) of the latency histogram's buckets; +Inf follows.
-  static constexpr std::array<double, 14> kLatencyBounds = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  static constexpr const std::array<double, 14>& kLatencyBounds = kSinkLatencyBounds;
 
   std::string name;  // "stdout", "file:/path", ...
   uint64_t sent = 0;
@@ -24,14 +37,14 @@ struct SinkFigures {
   std::array<uint64_t, kLatencyBounds.size() + 1> latency_buckets{};  // not cumulative
   uint64_t latency_count = 0;
   double latency_sum_seconds = 0;
+  bool has_delivery = false;  // an HTTP sink: `delivery` holds its own figures
+  SinkDelivery delivery;
 
   // One batch written (`ok`) or lost, taking `ns` nanoseconds.
   void record(bool ok, uint64_t ns) noexcept {
     ++(ok ? sent : dropped);
     const double s = static_cast<double>(ns) / 1e9;
-    size_t b = 0;
-    while (b < kLatencyBounds.size() && s > kLatencyBounds[b]) ++b;
-    ++latency_buckets[b];
+    ++latency_buckets[sink_latency_bucket(s)];
     ++latency_count;
     latency_sum_seconds += s;
   }

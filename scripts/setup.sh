@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   libpcap-dev
+  libcurl4-openssl-dev zlib1g-dev
+  clickhouse-server
   clang libclang-rt-14-dev
   python3
   tshark

@@ -33,6 +33,7 @@
 #include "tests/support/collector_harness.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/datagram_split.hpp"
+#include "tests/support/http_receiver.hpp"
 #include "tests/support/udp_port_holder.hpp"
 
 namespace flowgate {
@@ -127,6 +128,7 @@ struct ConfigOptions {
   uint64_t max_file_bytes = 0;
   uint32_t batch_records = 1024;
   std::string flush_interval = "100ms";  // of the file output's batches
+  std::string extra_outputs;             // more [[outputs]] blocks, verbatim (live runs only)
 };
 
 std::string config_text(const ConfigOptions& c) {
@@ -159,7 +161,7 @@ std::string config_text(const ConfigOptions& c) {
     << "max_file_bytes = " << c.max_file_bytes << "\n"
     << "batch_records = " << c.batch_records << "\n"
     << "flush_interval = \"" << c.flush_interval << "\"\n"
-    << "[log]\n"
+    << c.extra_outputs << "[log]\n"
        "level = \"info\"\n";
   return s.str();
 }
@@ -201,6 +203,7 @@ class LiveCollector : public ::testing::Test {
     ConfigOptions o = options_;
     o.output = dir_ / (name + ".expected.jsonl");
     o.max_file_bytes = 0;
+    o.extra_outputs.clear();
     const fs::path conf = write_config(name + ".pcap.conf", o);
     Child c;
     EXPECT_TRUE(c.start({"--pcap", capture.string(), "-c", conf.string()}, dir_ / (name + ".out"),
@@ -358,6 +361,39 @@ TEST_F(LiveCollector, WritesRecordsInFlightAtSigterm) {
   EXPECT_EQ(s.written, live.size());
   EXPECT_EQ(live.size(), expected.size());
   EXPECT_TRUE(live == expected) << difference(expected, live);
+}
+
+// An http output beside the file: the collector's sink thread delivers every batch, retrying
+// what the receiver refuses, and what is in flight at SIGTERM still arrives before the exit.
+TEST_F(LiveCollector, DeliversToAnHttpOutputThroughRetriesAndSigterm) {
+  testing::HttpReceiver receiver;
+  ASSERT_TRUE(receiver.ok());
+  receiver.answer_with({503, 503, 500});
+  options_.flush_interval = "60s";
+  options_.batch_records = 200;
+  options_.extra_outputs = "[[outputs]]\ntype = \"http\"\nurl = \"" + receiver.url("/flows") +
+                           "\"\nretry_max = \"200ms\"\n";
+  std::vector<Datagram> datagrams;
+  add(datagrams, netflow9_corpus(), options_.flow_port);
+  add(datagrams, sflow_corpus(), options_.sflow_port);
+  const std::vector<std::string> expected = comparable_records(pcap_run("http", datagrams));
+  ASSERT_GT(expected.size(), 200u);
+
+  ASSERT_NO_FATAL_FAILURE(start_collector());
+  ASSERT_NO_FATAL_FAILURE(send_burst(datagrams));
+  const ExitSummary s = stop_collector();
+  EXPECT_EQ(s.datagrams, datagrams.size());
+  EXPECT_EQ(s.dropped, 0u);
+  const fs::path received = dir_ / "received.jsonl";
+  {
+    std::ofstream out(received);
+    for (const testing::HttpRequest& r : receiver.accepted()) out << r.body;
+  }
+  const std::vector<std::string> got = comparable_records(received);
+  EXPECT_EQ(got.size(), s.written);
+  EXPECT_TRUE(got == expected) << difference(expected, got);
+  EXPECT_EQ(receiver.requests().size(), receiver.accepted().size() + 3);
+  EXPECT_NE(testing::read_text(live_err()).find("sent="), std::string::npos);
 }
 
 TEST_F(LiveCollector, SighupReopensTheOutputFile) {

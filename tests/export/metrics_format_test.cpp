@@ -61,7 +61,8 @@ MetricsSnapshot example() {
   i.generic.in_octets = 1000;
   i.generic.if_status = 3;
   s.shards[1].interfaces.push_back(i);
-  SinkFigures f{"file:/tmp/a \"b\".jsonl"};
+  SinkFigures f;
+  f.name = "file:/tmp/a \"b\".jsonl";
   f.record(true, 2'000'000);   // 2 ms
   f.record(false, 30'000'000);  // 30 ms
   s.sinks.push_back(f);
@@ -181,6 +182,27 @@ TEST(MetricsFormat, SinkBatchesAndLatencyHistogram) {
 // The alert rules may only use metric names that /metrics really exports: every flowgate_*
 // name in config/prometheus/alerts.yml must be a family (or a histogram's series) here, even
 // with no exporter seen yet.
+// An HTTP sink's delivery figures replace the hand-over counts and add its own series.
+TEST(MetricsFormat, HttpSinkDeliveryFigures) {
+  MetricsSnapshot s;
+  SinkFigures f;
+  f.name = "clickhouse http://127.0.0.1:8123/";
+  f.has_delivery = true;
+  f.delivery.records_sent = 4096;
+  f.delivery.spool_bytes = 123;
+  f.delivery.batches_replayed = 2;
+  f.sent = 4;
+  s.sinks.push_back(f);
+  const std::string text = format_metrics(s);
+  const std::string l = "{sink=\"clickhouse http://127.0.0.1:8123/\"}";
+  EXPECT_NE(text.find("flowgate_sink_records_sent_total" + l + " 4096\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_sink_spool_bytes" + l + " 123\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE flowgate_sink_spool_bytes gauge"), std::string::npos);
+  EXPECT_NE(text.find("flowgate_sink_batches_replayed_total" + l + " 2\n"), std::string::npos);
+  EXPECT_NE(text.find("flowgate_sink_batches_total{sink=\"clickhouse http://127.0.0.1:8123/\",result=\"sent\"} 4"),
+            std::string::npos);
+}
+
 TEST(MetricsFormat, AlertRulesUseExportedNames) {
   MetricsSnapshot snapshot;
   dataplane::DpdkFigures dpdk;  // DPDK mode's families too
