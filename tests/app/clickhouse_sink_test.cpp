@@ -13,12 +13,14 @@
 
 #include "export/http_sink.hpp"
 #include "tests/support/clickhouse_server.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace flowgate::exporter {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::ClickhouseServer;
+using testing::TempDir;
 
 const std::string kSourceDir = FLOWGATE_SOURCE_DIR;
 const std::string kTableSql = kSourceDir + "/export/clickhouse/flows.sql";
@@ -26,21 +28,6 @@ const std::string kDistributedSql = kSourceDir + "/export/clickhouse/flows_distr
 const std::string kSamplePcap = std::string(FLOWGATE_TEST_DATA_DIR) + "/sample.pcap";
 constexpr uint64_t kSampleRecords = 360;  // records in sample.pcap, without aggregation
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/flowgate-ch-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct RunResult {
   int status = -1;
@@ -95,7 +82,7 @@ TEST(ClickhouseSink, RowCountEqualsTheRecordsFlowgateWrote) {
   ClickhouseServer server;
   ASSERT_TRUE(server.start()) << server.log();
   ASSERT_EQ(server.run_file(kTableSql), "");
-  TempDir dir;
+  TempDir dir("flowgate-ch-test-");
   const RunResult run = run_flowgate_pcap(dir, "a", server.url());
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_EQ(run.written, kSampleRecords) << run.output;
@@ -157,7 +144,7 @@ TEST(ClickhouseSink, TwoFlowgatesIntoADistributedTableOverTwoServers) {
   ASSERT_TRUE(b.start()) << b.log();
   ASSERT_EQ(a.run_file(kDistributedSql), "");
   ASSERT_EQ(b.run_file(kDistributedSql), "");
-  TempDir dir;
+  TempDir dir("flowgate-ch-test-");
   RunResult ra;
   RunResult rb;
   std::thread ta([&] { ra = run_flowgate_pcap(dir, "a", a.url() + "?insert_distributed_sync=1"); });
@@ -184,7 +171,7 @@ TEST(ClickhouseSink, LosesNothingWhenClickhouseIsDownFor30Seconds) {
   ClickhouseServer server;
   ASSERT_TRUE(server.start()) << server.log();
   ASSERT_EQ(server.run_file(kTableSql), "");
-  TempDir dir;
+  TempDir dir("flowgate-ch-test-");
   HttpSinkConfig c;
   c.kind = HttpSinkKind::kClickhouse;
   c.url = server.url();
@@ -262,7 +249,7 @@ TEST(ClickhouseSink, LosesNothingWhenClickhouseIsDownFor30Seconds) {
 TEST(ClickhouseSink, ARestartOfFlowgateWithANonEmptySpoolLosesNothing) {
   REQUIRE_CLICKHOUSE();
   ClickhouseServer server;
-  TempDir dir;
+  TempDir dir("flowgate-ch-test-");
   const std::string spool = dir.path() + "/spool";
   const RunResult down = run_flowgate_pcap(dir, "down", server.url(), spool);
   ASSERT_EQ(down.status, 0) << down.output;

@@ -12,28 +12,15 @@
 #include "config/config.hpp"
 #include "export/record_pipeline.hpp"
 #include "tests/support/http_receiver.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace flowgate::exporter {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::HttpReceiver;
+using testing::TempDir;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/flowgate-spool-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 HttpSinkConfig fast_config(HttpSinkKind kind, const std::string& url) {
   HttpSinkConfig c;
@@ -166,7 +153,7 @@ TEST(HttpSink, GzipsBodiesWhenAsked) {
 // The endpoint is down: batches go to the spool; when it comes back they are all delivered,
 // in the order they were written.
 TEST(HttpSink, SpoolsWhileTheEndpointIsDownAndReplaysInOrder) {
-  TempDir dir;
+  TempDir dir("flowgate-spool-test-");
   const uint16_t port = testing::free_tcp_port();
   HttpSinkConfig c =
       fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
@@ -204,7 +191,7 @@ TEST(HttpSink, SpoolsWhileTheEndpointIsDownAndReplaysInOrder) {
 // A restart while the spool holds batches: the next process delivers them, oldest first,
 // before what it writes itself.
 TEST(HttpSink, ASpoolLeftAtShutdownIsDeliveredAfterARestart) {
-  TempDir dir;
+  TempDir dir("flowgate-spool-test-");
   const uint16_t port = testing::free_tcp_port();
   HttpSinkConfig c =
       fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
@@ -234,7 +221,7 @@ TEST(HttpSink, ASpoolLeftAtShutdownIsDeliveredAfterARestart) {
 }
 
 TEST(HttpSink, DropsAndCountsOnlyWhatTheSpoolCannotHold) {
-  TempDir dir;
+  TempDir dir("flowgate-spool-test-");
   const uint16_t port = testing::free_tcp_port();
   HttpSinkConfig c =
       fast_config(HttpSinkKind::kJsonLines, "http://127.0.0.1:" + std::to_string(port) + "/");
