@@ -494,6 +494,7 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
     wc.index = i;
     wc.cpu = i < c.collector.cpus.size() ? static_cast<int>(c.collector.cpus[i]) : -1;
     wc.blocks = c.collector.blocks_per_worker;
+    wc.receive_buffer_bytes = static_cast<int>(c.collector.receive_buffer_bytes);
     for (size_t l = 0; l < c.listeners.size(); ++l) {
       wc.listeners.push_back({c.listeners[l].bind_host, c.listeners[l].port, static_cast<uint16_t>(l)});
     }

@@ -56,6 +56,8 @@ struct CollectorConfig {
   // FlowBlocks (1024 records, ~165 KiB each) per worker: how long the exporter thread may be
   // kept off a core before records are lost (128 blocks ~ 100 ms at 1.2M records/s).
   uint32_t blocks_per_worker = 128;
+  // Socket mode: SO_RCVBUF(FORCE) per socket; what absorbs a burst while a worker is busy.
+  uint32_t receive_buffer_bytes = 32u << 20;
   DpdkConfig dpdk;
   std::string af_packet_interface = "eth0";
 };

@@ -333,7 +333,8 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "", "collector");
   if (t == nullptr) return;
   r.check_keys(*t, "collector",
-               {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "dpdk", "af_packet"});
+               {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "receive_buffer_bytes",
+                "dpdk", "af_packet"});
   std::string mode;
   r.read_string(*t, "collector", "mode", mode);
   if (mode == "socket") {
@@ -348,6 +349,8 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   }
   r.read_uint(*t, "collector", "workers", 1, 256, c.collector.workers);
   r.read_uint(*t, "collector", "blocks_per_worker", 4, 65536, c.collector.blocks_per_worker);
+  r.read_uint(*t, "collector", "receive_buffer_bytes", 65536, 1 << 30,
+              c.collector.receive_buffer_bytes);
   r.read_uint_array(*t, "collector", "cpus", 4095, c.collector.cpus);
   r.read_string(*t, "collector", "bind_host", c.collector.bind_host);
   if (!valid_ip(c.collector.bind_host)) {

@@ -58,7 +58,8 @@ class DecodeShard {
   // input back up where it is counted (the NIC's imissed) rather than records being decoded
   // only to be dropped for want of a block.
   bool has_room() const noexcept { return free_.size() >= kSpareBlocks; }
-  static constexpr size_t kSpareBlocks = 2;
+  // A burst of 32-64 datagrams of ~30 records each fits in the current block and these.
+  static constexpr size_t kSpareBlocks = 4;
 
   // Owner-thread counters the source fills in (socket drops, frames parsed, ...).
   WorkerCounters& counters() noexcept { return counters_; }

@@ -41,14 +41,17 @@ class SocketSource {
   bool open(const std::vector<SocketListener>& listeners, std::string& error);
 
   // Waits up to timeout_ms for datagrams, then reads every ready socket in bursts until it is
-  // empty, calling on_udp(const UdpDatagram&, uint16_t listener) for each. Returns how many.
+  // empty or `max_bursts` bursts were read from it, calling
+  // on_udp(const UdpDatagram&, uint16_t listener) for each. Returns how many. A caller that can
+  // only take so much at once (a worker's free blocks) bounds the bursts; the rest stays in the
+  // socket (epoll is level-triggered) for the next call.
   template <typename F>
-  uint32_t poll(int timeout_ms, F&& on_udp) {
+  uint32_t poll(int timeout_ms, F&& on_udp, uint32_t max_bursts = UINT32_MAX) {
     uint32_t total = 0;
     const int ready = wait(timeout_ms);
     for (int i = 0; i < ready; ++i) {
       const uint32_t s = ready_[static_cast<size_t>(i)];
-      for (;;) {
+      for (uint32_t b = 0; b < max_bursts; ++b) {
         const int n = receive(s);
         for (int m = 0; m < n; ++m) on_udp(datagram(s, static_cast<uint32_t>(m)), sockets_[s].listener);
         total += static_cast<uint32_t>(n > 0 ? n : 0);

@@ -62,11 +62,31 @@ void Worker::run() noexcept {
   // only every N iterations.
   constexpr int kPollTimeoutMs = 20;
   for (uint64_t iter = 0; !stop_.load(std::memory_order_relaxed); ++iter) {
-    const uint32_t n = source_.poll(kPollTimeoutMs, on_udp);
+    if (!shard_.has_room()) {
+      // The exporter thread is behind: leave the datagrams in the kernel's receive buffer,
+      // which absorbs the burst (and counts its drops if it overflows), rather than decode
+      // records only to drop them for want of a block.
+      ++shard_.counters().rx_paused;
+      housekeeping(wall_ms());
+      const timespec pause{0, 100'000};
+      nanosleep(&pause, nullptr);
+      continue;
+    }
+    // One burst per socket per pass: has_room() guarantees blocks for about that much.
+    const uint32_t n = source_.poll(kPollTimeoutMs, on_udp, 1);
     if (n == 0 || (iter & 63) == 0) housekeeping(wall_ms());
   }
   // Stop: what the kernel already holds for us is received and decoded, nothing is left behind.
-  while (source_.poll(0, on_udp) > 0) {
+  // Bounded: what the kernel held at the stop, waiting (at most 10 s) for blocks to come back.
+  for (int waits = 0; waits < 100'000;) {
+    if (!shard_.has_room()) {
+      shard_.housekeeping(wall_ms());
+      const timespec pause{0, 100'000};
+      nanosleep(&pause, nullptr);
+      ++waits;
+      continue;
+    }
+    if (source_.poll(0, on_udp, 1) == 0) break;
   }
   shard_.counters().kernel_drops = source_.kernel_drops();
   shard_.finish();

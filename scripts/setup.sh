@@ -20,6 +20,7 @@ packages=(
   python3
   tshark
   tcpreplay iproute2 curl
+  pmacct nfdump nfdump-sflow   # the peers bench/peer_compare.sh measures flowgate against
   prometheus   # promtool: the alert rules' tests
   chromium     # headless: the dashboard's test
 )

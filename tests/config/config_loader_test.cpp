@@ -204,6 +204,7 @@ TEST(ConfigLoader, ReadsFlowgateTables) {
 mode = "dpdk"
 workers = 2
 cpus = [2, 3]
+receive_buffer_bytes = 8388608
 [collector.dpdk]
 devices = ["net_pcap0,rx_pcap=replay.pcap"]
 burst = 64
@@ -224,6 +225,7 @@ listen = "127.0.0.1:19108"
   const Config& c = r.config;
   EXPECT_EQ(c.collector.mode, Mode::kDpdk);
   EXPECT_EQ(c.collector.cpus, (std::vector<uint32_t>{2, 3}));
+  EXPECT_EQ(c.collector.receive_buffer_bytes, 8388608u);
   EXPECT_EQ(c.collector.dpdk.devices.size(), 1u);
   EXPECT_EQ(c.collector.dpdk.burst, 64u);
   EXPECT_FALSE(c.aggregation.enabled);

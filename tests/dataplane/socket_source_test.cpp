@@ -236,6 +236,29 @@ TEST(SocketSource, ReadsMoreThanOneBurstPerPoll) {
   EXPECT_EQ(source.poll(0, [](const UdpDatagram&, uint16_t) {}), 0u);
 }
 
+TEST(SocketSource, BoundedPollLeavesTheRestInTheSocket) {
+  // A worker short of blocks asks for one burst: the rest waits in the socket, in order.
+  SocketSource source(4, 1 << 20);
+  std::string error;
+  ASSERT_TRUE(source.open({{"127.0.0.1", 0, 0}}, error)) << error;
+  Client client(AF_INET);
+  ASSERT_TRUE(client.ok());
+  constexpr int kCount = 10;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(client.send(payload(60, static_cast<uint8_t>(i)), source.bound_port(0)));
+  }
+  std::vector<std::vector<uint8_t>> got;
+  const auto collect = [&](const UdpDatagram& d, uint16_t) {
+    const auto* p = reinterpret_cast<const uint8_t*>(d.payload.data());
+    got.emplace_back(p, p + d.payload.size());
+  };
+  EXPECT_EQ(source.poll(1000, collect, 1), 4u);
+  EXPECT_EQ(source.poll(1000, collect, 1), 4u);
+  EXPECT_EQ(source.poll(1000, collect, 1), 2u);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(got[static_cast<size_t>(i)], payload(60, static_cast<uint8_t>(i)));
+}
+
 TEST(SocketSource, PollTimesOutWithNothingToRead) {
   SocketSource source(4, 1 << 20);
   std::string error;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# flowgate and the collectors people use today, measured in one run of ../shared/peerbench:
+# nfacctd and nfcapd (NetFlow v9, IPFIX, v5), sfacctd and sfcapd (sFlow), and flowgate in
+# socket mode with aggregation on (as shipped) and off, on the same generated traffic from 16
+# exporters on loopback, over the harness's rate ladder; runs interleaved across collectors so
+# noise spreads evenly. Writes bench/peer-results/<timestamp>/{results.jsonl,summary.md}.
+#
+#   bench/peer_compare.sh                  (needs build/flowgate; installs pmacct and nfdump
+#                                           through scripts/setup.sh when missing)
+# Environment: PB_RUNS [3], PROTOS ["v9 ipfix v5 sflow"], PEERS ["nfacctd nfcapd"] (sFlow uses
+# sfacctd/sfcapd), plus what peerbench's run_peer.sh reads (PB_RATES, PB_STEP_S, PB_MAX_PKTS,
+# PB_RCVBUF, PB_COUNT). Only loopback is used; every trial is bounded by the harness.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+pb="$root/../shared/peerbench"
+[ -d "$pb" ] || { echo "peer_compare.sh: $pb is missing" >&2; exit 1; }
+[ -x build/flowgate ] || { echo "peer_compare.sh: build/flowgate missing: scripts/build.sh" >&2; exit 2; }
+for tool in nfacctd nfcapd sfacctd sfcapd; do
+  command -v "$tool" >/dev/null || { scripts/setup.sh; break; }
+done
+
+runs="${PB_RUNS:-3}"
+protos="${PROTOS:-v9 ipfix v5 sflow}"
+peers="${PEERS:-nfacctd nfcapd}"
+work="$root/bench/peer-results"
+ts="$(date +%Y%m%d-%H%M%S)"
+export PB_RESULTS="$work/$ts"
+export PB_DATA="$work/data"
+export PB_BLAST="$work/blast"
+export PB_RCVBUF="${PB_RCVBUF:-8388608}"
+mkdir -p "$PB_RESULTS" "$PB_DATA"
+ln -sfn "$ts" "$work/latest"
+[ -x "$PB_BLAST" ] || cc -O2 -o "$PB_BLAST" "$pb/blast.c"
+
+count="${PB_COUNT:-20000}"
+stamp="count=$count seed=1 gen=$(md5sum "$pb/gen_flows.py" | cut -c1-12)"
+if [ "$(cat "$PB_DATA/stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -rf "$PB_DATA"; mkdir -p "$PB_DATA"
+  python3 "$pb/gen_flows.py" --count "$count" --seed 1 --out "$PB_DATA"
+  echo "$stamp" > "$PB_DATA/stamp"
+fi
+
+orig_rmem="$(sysctl -n net.core.rmem_max)"
+if [ "$orig_rmem" -lt "$PB_RCVBUF" ]; then sysctl -q -w net.core.rmem_max="$PB_RCVBUF" || true; fi
+trap 'sysctl -q -w net.core.rmem_max="$orig_rmem" || true' EXIT
+
+{
+  echo "date: $(date -Is)"
+  echo "host: $(uname -srm), $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "flowgate: $(git log --oneline -1)"
+  echo "runs: $runs  protocols: $protos  peers: $peers  rates: ${PB_RATES:-25000 50000 75000 100000 0}"
+} > "$PB_RESULTS/machine.txt"
+cat "$PB_RESULTS/machine.txt"
+
+flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN
+  PEER_NAME="flowgate-agg-$1" \
+  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1" \
+  PEER_COUNT_CMD="$root/bench/peerbench_flowgate.sh count {out}" \
+  PEER_PROTOS="v5 v9 ipfix sflow" PEER_STOP_SIGNAL=TERM \
+  PEER_VERSION="flowgate $(git log --oneline -1 | cut -c1-7), aggregation $1" \
+  PB_RUN_IDS="$3" "$pb/run_peer.sh" custom "$2"
+}
+
+for run in $(seq 1 "$runs"); do
+  for proto in $protos; do
+    for peer in $peers; do
+      p="$peer"
+      if [ "$proto" = sflow ]; then p="${peer/nf/sf}"; fi
+      PB_RUN_IDS="$run" "$pb/run_peer.sh" "$p" "$proto" || echo "== $p $proto run $run failed" >&2
+    done
+    flowgate_peer on "$proto" "$run" || echo "== flowgate (aggregation on) $proto run $run failed" >&2
+    flowgate_peer off "$proto" "$run" || echo "== flowgate (aggregation off) $proto run $run failed" >&2
+  done
+done
+python3 "$pb/pbtool.py" summarize "$PB_RESULTS/results.jsonl" > "$PB_RESULTS/summary.md"
+cat "$PB_RESULTS/summary.md"
