@@ -33,7 +33,11 @@ Aggregator::Aggregator(AggregatorConfig config)
 void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept {
   if (next_rotation_ms_ == 0) next_rotation_ms_ = now_ms + config_.rollup_refresh_ms;
   const size_t mask = index_.size() - 1;
+  constexpr uint32_t kAhead = 8;  // records between a roll-up prefetch and its use
   for (uint32_t r = 0; r < b.size; ++r) {
+    if (const uint32_t a = r + kAhead; a < b.size) {
+      rollup_.prefetch(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
+    }
     Key k{};
     k.exporter = b.exporter_addr[r];
     k.src = b.src_addr[r];

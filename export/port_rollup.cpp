@@ -92,6 +92,25 @@ EphemeralPort PortRollup::add(const decode::IpAddress& src, const decode::IpAddr
   return src_to_dst >= dst_to_src ? EphemeralPort::kDestination : EphemeralPort::kSource;
 }
 
+void PortRollup::prefetch(const decode::IpAddress& src, const decode::IpAddress& dst,
+                          uint16_t src_port, uint16_t dst_port) const noexcept {
+  if (threshold_ == 0) return;
+  const uint64_t pair = pair_hash(src, dst);
+  const uint64_t src_key = nonzero(decode::mix64(pair ^ (uint64_t{src_port} << 1)));
+  const uint64_t dst_key = nonzero(decode::mix64(pair ^ ((uint64_t{dst_port} << 1) | 1)));
+  const uint64_t src_member = nonzero(decode::mix64(src_key ^ (uint64_t{dst_port} << 32)));
+  const uint64_t dst_member = nonzero(decode::mix64(dst_key ^ (uint64_t{src_port} << 32)));
+  for (const Store& s : stores_) {
+    const size_t mask = s.keys.size() - 1;
+    __builtin_prefetch(&s.keys[src_key & mask]);
+    __builtin_prefetch(&s.keys[dst_key & mask]);
+    __builtin_prefetch(&s.counts[src_key & mask]);
+    __builtin_prefetch(&s.counts[dst_key & mask]);
+    __builtin_prefetch(&s.seen[decode::mix64(src_member) & mask]);
+    __builtin_prefetch(&s.seen[decode::mix64(dst_member) & mask]);
+  }
+}
+
 void PortRollup::rotate() noexcept {
   stores_[current_].reset();
   current_ ^= 1;
