@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "export/record_pipeline.hpp"
 #include "tests/support/http_receiver.hpp"
+#include "tests/support/reference_flow.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace flowgate::exporter {
@@ -35,21 +36,6 @@ HttpSinkConfig fast_config(HttpSinkKind kind, const std::string& url) {
 
 std::string batch_text(int n) { return "{\"n\":" + std::to_string(n) + "}\n"; }
 
-std::unique_ptr<decode::FlowBlock> one_row() {
-  auto b = std::make_unique<decode::FlowBlock>();
-  const uint32_t r = b->append_row();
-  b->src_addr[r] = decode::IpAddress::from_v4(0x82f067cc);       // 130.240.103.204
-  b->dst_addr[r] = decode::IpAddress::from_v4(0x98de24a8);       // 152.222.36.168
-  b->exporter_addr[r] = decode::IpAddress::from_v4(0x0ac80e8e);  // 10.200.14.142
-  b->src_port[r] = 4627;
-  b->dst_port[r] = 424;
-  b->protocol[r] = 6;
-  b->bytes[r] = 668;
-  b->packets[r] = 1588;
-  b->ether_type[r] = 0x0800;
-  b->flow_type[r] = decode::FlowType::kNetflow5;
-  return b;
-}
 
 // What a Datakit sees: the log point of DESIGN.md on /v1/write/logging, escaped as line
 // protocol wants it, through the real pipeline and the real HTTP client.
@@ -71,7 +57,7 @@ TEST(DatakitSink, PostsEscapedLineProtocolToTheLoggingEndpoint) {
   std::vector<std::unique_ptr<Sink>> sinks;
   sinks.push_back(std::move(sink));
   RecordPipeline pipeline(c, false, "my host", std::move(sinks), "192.0.2.7");
-  pipeline.add(*one_row(), 1000);
+  pipeline.add(*testing::reference_flow(), 1000);
   pipeline.finish(1000);
 
   const std::vector<testing::HttpRequest> got = datakit.accepted();

@@ -5,32 +5,19 @@
 #include <memory>
 #include <string>
 
+#include "tests/support/reference_flow.hpp"
+
 namespace flowgate::exporter {
 namespace {
 
 using decode::FlowBlock;
 using decode::IpAddress;
 
-std::unique_ptr<FlowBlock> one_row() {
-  auto b = std::make_unique<FlowBlock>();
-  const uint32_t r = b->append_row();
-  b->src_addr[r] = IpAddress::from_v4(0x82f067cc);   // 130.240.103.204
-  b->dst_addr[r] = IpAddress::from_v4(0x98de24a8);   // 152.222.36.168
-  b->exporter_addr[r] = IpAddress::from_v4(0x0ac80e8e);  // 10.200.14.142
-  b->src_port[r] = 4627;
-  b->dst_port[r] = 424;
-  b->protocol[r] = 6;
-  b->bytes[r] = 668;
-  b->packets[r] = 1588;
-  b->ether_type[r] = 0x0800;
-  b->flow_type[r] = decode::FlowType::kNetflow5;
-  return b;
-}
 
 TEST(LogPointEncoder, WritesDatakitsLogPointInLineProtocol) {
   EncoderConfig json{"collector-1", "namespace", {{"site", "par 1"}}};
   LogPointEncoder enc(json, "netflow", "192.0.2.7");
-  auto b = one_row();
+  auto b = testing::reference_flow();
   std::string out;
   std::string scratch;
   enc.encode(*b, 0, 1692077978547, out, scratch);
@@ -50,7 +37,7 @@ TEST(LogPointEncoder, WritesDatakitsLogPointInLineProtocol) {
 
 TEST(LogPointEncoder, RolledUpPortsAreStars) {
   LogPointEncoder enc(EncoderConfig{"h", "namespace", {}}, "netflow", "127.0.0.1");
-  auto b = one_row();
+  auto b = testing::reference_flow();
   b->port_rollup[0] = FlowBlock::kRollupSrcPort;
   std::string out;
   std::string scratch;
@@ -62,7 +49,7 @@ TEST(LogPointEncoder, RolledUpPortsAreStars) {
 TEST(LogPointEncoder, EscapesMeasurementAndTags) {
   EncoderConfig json{"my host", "namespace", {{"k=1", "a,b"}}};
   LogPointEncoder enc(json, "net flow", "::1");
-  auto b = one_row();
+  auto b = testing::reference_flow();
   std::string out;
   std::string scratch;
   enc.encode(*b, 0, 1, out, scratch);
