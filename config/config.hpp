@@ -48,6 +48,14 @@ struct DpdkConfig {
   std::vector<std::string> addresses;  // "address" and "addresses", answered for ARP/ICMP/ND
 };
 
+// [collector.af_packet]: the interface and each worker's TPACKET_V3 ring.
+struct AfPacketConfig {
+  std::string interface = "eth0";
+  uint32_t block_size = 1 << 20;   // bytes; a power of two from 64 KiB: holds a 64 KiB datagram
+  uint32_t blocks = 32;            // per worker ring
+  uint32_t block_timeout_ms = 10;  // a block not yet full is handed over after this
+};
+
 struct CollectorConfig {
   Mode mode = Mode::kSocket;
   uint32_t workers = 1;
@@ -57,7 +65,7 @@ struct CollectorConfig {
   // kept off a core before records are lost (128 blocks ~ 100 ms at 1.2M records/s).
   uint32_t blocks_per_worker = 128;
   DpdkConfig dpdk;
-  std::string af_packet_interface = "eth0";
+  AfPacketConfig af_packet;
 };
 
 struct AggregationConfig {
