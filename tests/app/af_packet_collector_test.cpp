@@ -261,6 +261,39 @@ TEST_F(AfPacketCollector, FragmentedIpfixArrivesWhole) {
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_frames_reassembled_total"), 0u);
 }
 
+// Exports behind an 802.1Q tag, behind 802.1ad + 802.1Q (QinQ), and over IPv6: the kernel takes
+// the outer tag off before packet sockets see the frame, the filter and the fanout program
+// find the IP header behind what is left, and the records equal the --pcap run's.
+TEST_F(AfPacketCollector, TaggedAndIpv6ExportsPassTheFilterAndTheFanout) {
+  std::vector<Payload> corpus = netflow9_corpus();
+  for (Payload& p : ipfix_corpus()) corpus.push_back(std::move(p));
+  const fb::V6 exporter6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x61};
+  const fb::V6 collector6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
+  std::vector<fb::PcapRecord> records;
+  auto put = [&](const fb::Frame& f) {
+    records.push_back(fb::PcapRecord{1'750'000'000ull * 1'000'000'000 + records.size() * 1000, f, 0});
+  };
+  for (const Payload& p : corpus) {
+    const fb::Frame udp = fb::udp(kSenderPort, kFlowPort, p);
+    put(fb::ethernet(0x0800, fb::ipv4({10, 2, 0, 1}, {127, 0, 0, 1}, udp), {0x8100}));
+    put(fb::ethernet(0x0800, fb::ipv4({10, 2, 0, 2}, {127, 0, 0, 1}, udp), {0x88a8, 0x8100}));
+    put(fb::ethernet(0x86dd, fb::ipv6(exporter6, collector6, 17, udp), {0x88a8, 0x8100}));
+  }
+  fb::write_pcap(capture(), 1, records);
+  std::array<uint64_t, 2> expected_per_worker{};
+  expected_per_worker[dataplane::fanout_worker(std::array<uint8_t, 4>{10, 2, 0, 1}, 2)] += corpus.size();
+  expected_per_worker[dataplane::fanout_worker(std::array<uint8_t, 4>{10, 2, 0, 2}, 2)] += corpus.size();
+  expected_per_worker[dataplane::fanout_worker(exporter6, 2)] += corpus.size();
+  const fs::path expected = pcap_run();
+  expect_same_records(expected, live_run(2, records.size(), records.size(), 20000));
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_decode_errors_total"), 0u);
+  for (int w = 0; w < 2; ++w) {
+    const std::string key =
+        "flowgate_worker_datagrams_received_total{worker=\"" + std::to_string(w) + "\"}";
+    EXPECT_EQ(last_metrics_[key], expected_per_worker[static_cast<size_t>(w)]) << key;
+  }
+}
+
 // Without CAP_NET_RAW the start-up error names the mode, the interface and the capability.
 TEST(AfPacketCollectorPrivilege, NamesTheMissingCapability) {
   const passwd* nobody = getpwnam("nobody");
