@@ -71,7 +71,7 @@ class AfPacketCollector : public ::testing::Test {
       << "    port = " << kSflowPort << "\n"
       << "[collector]\nmode = \"" << (af_packet ? "af_packet" : "socket") << "\"\n"
       << "workers = " << workers << "\n"
-      << "[collector.af_packet]\ninterface = \"fgb\"\nblocks = 8\n"
+      << "[collector.af_packet]\ninterface = \"fgb\"\n" << ring_
       << "[aggregation]\nenabled = false\n"
          "[[outputs]]\ntype = \"file\"\n"
       << "path = \"" << output.string() << "\"\n"
@@ -163,6 +163,7 @@ class AfPacketCollector : public ::testing::Test {
   std::map<std::string, uint64_t> last_metrics_;
   ExitSummary summary_;
   int runs_ = 0;
+  std::string ring_ = "blocks = 8\n";  // [collector.af_packet] ring keys
 };
 
 TEST_F(AfPacketCollector, CorpusReplayWritesWhatPcapModeWrites) {
@@ -292,6 +293,48 @@ TEST_F(AfPacketCollector, TaggedAndIpv6ExportsPassTheFilterAndTheFanout) {
         "flowgate_worker_datagrams_received_total{worker=\"" + std::to_string(w) + "\"}";
     EXPECT_EQ(last_metrics_[key], expected_per_worker[static_cast<size_t>(w)]) << key;
   }
+}
+
+// A ring the worker cannot empty (the collector is stopped with SIGSTOP while the replay runs)
+// fills, and the kernel drops the rest: every frame sent is then either taken or counted in
+// flowgate_worker_kernel_drops_total (PACKET_STATISTICS tp_drops), and the exit summary's
+// dropped says so.
+TEST_F(AfPacketCollector, CountsWhatAFullRingDrops) {
+  std::vector<Datagram> datagrams;
+  for (int i = 0; i < 3; ++i) {
+    for (Datagram& d : corpus_datagrams()) datagrams.push_back(std::move(d));
+  }
+  const size_t frames = write_capture(capture(), datagrams, kSenderPort);
+  ring_ = "blocks = 2\nblock_size = 65536\n";
+  const fs::path conf = dir_ / "afp.conf";
+  ++runs_;
+  std::ofstream(conf) << config_text(1, dir_ / "drops.jsonl", true);
+  collector_ = std::make_unique<Child>();
+  ASSERT_TRUE(collector_->start({"-c", conf.string()}, dir_ / "afp.out", err(),
+                                {"ip", "netns", "exec", ns_->name()}));
+  ASSERT_TRUE(wait_for([&] {
+    return collector_->exited() || read_text(err()).find("metrics on") != std::string::npos;
+  })) << read_text(err());
+  ASSERT_FALSE(collector_->exited()) << read_text(err());
+  collector_->signal(SIGSTOP);
+  EXPECT_TRUE(ns_->in("tcpreplay -q -i fga --pps 20000 " + capture().string() + " >/dev/null"));
+  collector_->signal(SIGCONT);
+  uint64_t taken = 0, dropped = 0;
+  EXPECT_TRUE(wait_for([&] {
+    last_metrics_ = metrics();
+    taken = sum_prefixed(last_metrics_, "flowgate_worker_rx_frames_total");
+    dropped = sum_prefixed(last_metrics_, "flowgate_worker_kernel_drops_total");
+    return taken + dropped >= frames;
+  })) << "taken " << taken << " dropped " << dropped << " of " << frames;
+  EXPECT_EQ(taken + dropped, frames);
+  EXPECT_GT(dropped, 0u) << "two 64 KiB blocks cannot hold " << frames << " frames";
+  EXPECT_GT(taken, 0u);
+  collector_->signal(SIGTERM);
+  EXPECT_EQ(collector_->wait_exit(), 0) << read_text(err());
+  const std::optional<ExitSummary> s = exit_summary(read_text(err()));
+  ASSERT_TRUE(s.has_value()) << read_text(err());
+  EXPECT_EQ(s->datagrams, taken);
+  EXPECT_EQ(s->dropped, dropped);
 }
 
 // Without CAP_NET_RAW the start-up error names the mode, the interface and the capability.
