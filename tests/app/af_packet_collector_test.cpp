@@ -364,5 +364,23 @@ TEST(AfPacketCollectorPrivilege, NamesTheMissingCapability) {
   fs::remove_all(dir);
 }
 
+// An interface that does not exist stops start-up with its name and the key that set it.
+TEST(AfPacketCollectorStartup, NamesAMissingInterface) {
+  const fs::path dir = fs::temp_directory_path() / ("flowgate_afp_if_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path conf = dir / "afp.conf";
+  std::ofstream(conf) << "[[inputs.netflow]]\n[[inputs.netflow.listeners]]\nflow_type = \"ipfix\"\n"
+                         "[collector]\nmode = \"af_packet\"\n[collector.af_packet]\n"
+                         "interface = \"fgnosuch0\"\n[metrics]\nlisten = \"\"\n";
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir / "out", dir / "err"));
+  EXPECT_EQ(c.wait_exit(), 1) << read_text(dir / "err");
+  EXPECT_NE(read_text(dir / "err").find(
+                "no interface \"fgnosuch0\" ([collector.af_packet] interface)"),
+            std::string::npos)
+      << read_text(dir / "err");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace flowgate
