@@ -109,8 +109,9 @@ class AfPacketCollector : public ::testing::Test {
     const fs::path conf = dir_ / "afp.conf";
     std::ofstream(conf) << config_text(workers, out, true);
     collector_ = std::make_unique<Child>();
-    EXPECT_TRUE(collector_->start({"-c", conf.string()}, dir_ / "afp.out", err(),
-                                  {"ip", "netns", "exec", ns_->name()}));
+    std::vector<std::string> prefix = {"ip", "netns", "exec", ns_->name()};
+    prefix.insert(prefix.end(), as_user_.begin(), as_user_.end());
+    EXPECT_TRUE(collector_->start({"-c", conf.string()}, dir_ / "afp.out", err(), prefix));
     EXPECT_TRUE(wait_for([&] {
       return collector_->exited() || read_text(err()).find("metrics on") != std::string::npos;
     })) << read_text(err());
@@ -164,6 +165,7 @@ class AfPacketCollector : public ::testing::Test {
   ExitSummary summary_;
   int runs_ = 0;
   std::string ring_ = "blocks = 8\n";  // [collector.af_packet] ring keys
+  std::vector<std::string> as_user_;      // a command that runs the collector as another user
 };
 
 TEST_F(AfPacketCollector, CorpusReplayWritesWhatPcapModeWrites) {
@@ -293,6 +295,22 @@ TEST_F(AfPacketCollector, TaggedAndIpv6ExportsPassTheFilterAndTheFanout) {
         "flowgate_worker_datagrams_received_total{worker=\"" + std::to_string(w) + "\"}";
     EXPECT_EQ(last_metrics_[key], expected_per_worker[static_cast<size_t>(w)]) << key;
   }
+}
+
+// CAP_NET_RAW is all it needs: as `nobody` with that one capability (ambient, as a container
+// or a systemd unit with AmbientCapabilities grants it) it runs with two workers and writes
+// what --pcap writes.
+TEST_F(AfPacketCollector, RunsAsNobodyWithOnlyCapNetRaw) {
+  if (getpwnam("nobody") == nullptr || getgrnam("nogroup") == nullptr) {
+    GTEST_SKIP() << "no user nobody / group nogroup";
+  }
+  fs::permissions(dir_, fs::perms::all);  // the collector writes its output file here
+  as_user_ = {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+              "--inh-caps=-all,+net_raw", "--ambient-caps=+net_raw"};
+  const std::vector<Datagram> datagrams = corpus_datagrams();
+  const size_t frames = write_capture(capture(), datagrams, kSenderPort);
+  const fs::path expected = pcap_run();
+  expect_same_records(expected, live_run(2, frames, datagrams.size()));
 }
 
 // A ring the worker cannot empty (the collector is stopped with SIGSTOP while the replay runs)
