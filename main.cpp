@@ -21,6 +21,7 @@
 
 #include "config/config_loader.hpp"
 #include "config/host_port.hpp"
+#include "dataplane/af_packet_source.hpp"
 #include "dataplane/dpdk_runtime.hpp"
 #include "dataplane/pcap_source.hpp"
 #include "dataplane/worker.hpp"
@@ -41,7 +42,7 @@ namespace {
 using namespace flowgate;
 
 constexpr const char* kUsage =
-    "usage: flowgate [-c FILE]                                collect (socket mode)\n"
+    "usage: flowgate [-c FILE]                                collect ([collector] mode)\n"
     "       flowgate --pcap FILE [-c FILE] [--no-aggregate]   decode a capture and exit\n"
     "       flowgate [-c FILE] --check-config                 validate a configuration\n"
     "       flowgate --help | --version\n";
@@ -592,17 +593,47 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
   return run_exporter(c, std::move(sinks), source);
 }
 
-int run_live(const config::Config& c) {
-  if (c.collector.mode == config::Mode::kAfPacket) {
-    spdlog::error("{}: collector.mode = \"af_packet\" is not available in this version; use "
-                  "\"socket\" or \"dpdk\"",
-                  c.path);
-    return 2;
+// af_packet mode: a worker thread per TPACKET_V3 ring on the interface (a fanout group on the
+// IP source address with two or more); this thread is the exporter. The rings are opened
+// before the sinks, so that a missing capability is the first and only complaint.
+int run_af_packet(const config::Config& c) {
+  dataplane::AfPacketOptions o;
+  o.interface = c.collector.af_packet.interface;
+  o.workers = c.collector.workers;
+  o.cpus = c.collector.cpus;
+  o.block_size = c.collector.af_packet.block_size;
+  o.blocks = c.collector.af_packet.blocks;
+  o.block_timeout_ms = c.collector.af_packet.block_timeout_ms;
+  for (const config::Listener& l : c.listeners) o.listener_ports.push_back(l.port);
+  o.listener_types = listener_types(c);
+  o.blocks_per_worker = c.collector.blocks_per_worker;
+  std::string error;
+  std::unique_ptr<dataplane::AfPacketSource> rings = dataplane::AfPacketSource::create(o, error);
+  if (rings == nullptr) {
+    spdlog::error("af_packet: {}", error);
+    return 1;
   }
+  std::vector<std::unique_ptr<exporter::Sink>> sinks;
+  if (!open_sinks(c, sinks)) return 1;
+  install_signal_handlers();
+  log_listeners(c);
+  spdlog::info("{}; aggregation {}", rings->description(), c.aggregation.enabled ? "on" : "off");
+
+  RunningSource source;
+  source.shards = rings->shards();
+  source.request_stop = [&] { rings->request_stop(); };
+  source.finished = [&] { return rings->finished(); };
+  source.join = [&] { rings->join(); };
+  rings->start();
+  return run_exporter(c, std::move(sinks), source);
+}
+
+int run_live(const config::Config& c) {
   if (c.listeners.empty()) {
     spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
     return 2;
   }
+  if (c.collector.mode == config::Mode::kAfPacket) return run_af_packet(c);
   std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
   if (c.collector.mode == config::Mode::kDpdk) return run_dpdk(c, std::move(sinks));

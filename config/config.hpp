@@ -48,6 +48,14 @@ struct DpdkConfig {
   std::vector<std::string> addresses;  // "address" and "addresses", answered for ARP/ICMP/ND
 };
 
+// [collector.af_packet]: the interface and each worker's TPACKET_V3 ring.
+struct AfPacketConfig {
+  std::string interface = "eth0";
+  uint32_t block_size = 1 << 20;   // bytes; a power of two from 64 KiB: holds a 64 KiB datagram
+  uint32_t blocks = 32;            // per worker ring
+  uint32_t block_timeout_ms = 10;  // a block not yet full is handed over after this
+};
+
 struct CollectorConfig {
   Mode mode = Mode::kSocket;
   uint32_t workers = 1;
@@ -59,7 +67,7 @@ struct CollectorConfig {
   // Socket mode: SO_RCVBUF(FORCE) per socket; what absorbs a burst while a worker is busy.
   uint32_t receive_buffer_bytes = 32u << 20;
   DpdkConfig dpdk;
-  std::string af_packet_interface = "eth0";
+  AfPacketConfig af_packet;
 };
 
 struct AggregationConfig {

@@ -411,8 +411,23 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
     }
   }
   if (const toml::table* a = r.table(*t, "collector", "af_packet")) {
-    r.check_keys(*a, "collector.af_packet", {"interface"});
-    r.read_string(*a, "collector.af_packet", "interface", c.collector.af_packet_interface);
+    const std::string p = "collector.af_packet";
+    r.check_keys(*a, p, {"interface", "block_size", "blocks", "block_timeout_ms"});
+    AfPacketConfig& ap = c.collector.af_packet;
+    r.read_string(*a, p, "interface", ap.interface);
+    if (a->get("interface") != nullptr && (ap.interface.empty() || ap.interface.size() >= 16)) {
+      r.error(a->get("interface")->source(), p + ".interface",
+              "\"" + ap.interface + "\" is not an interface name (1 to 15 characters)");
+    }
+    // Ring blocks are allocated as power-of-two page runs; 64 KiB is the least that holds a
+    // whole (reassembled) datagram.
+    r.read_uint(*a, p, "block_size", 65536, 1 << 28, ap.block_size);
+    if (a->get("block_size") != nullptr && (ap.block_size & (ap.block_size - 1)) != 0) {
+      r.error(a->get("block_size")->source(), p + ".block_size",
+              std::to_string(ap.block_size) + " is not a power of two");
+    }
+    r.read_uint(*a, p, "blocks", 2, 65536, ap.blocks);
+    r.read_uint(*a, p, "block_timeout_ms", 1, 10000, ap.block_timeout_ms);
   }
 }
 

@@ -11,7 +11,7 @@ namespace flowgate::dataplane {
   X(blocks_sent, "FlowBlocks handed to the exporter thread")                             \
   X(ring_full, "FlowBlocks dropped because the ring to the exporter thread was full")    \
   X(ring_full_records, "records in the FlowBlocks dropped for a full ring")             \
-  X(kernel_drops, "datagrams the kernel dropped on a full socket buffer (SO_RXQ_OVFL)")  \
+  X(kernel_drops, "packets the kernel dropped: socket buffer (SO_RXQ_OVFL) or ring full (tp_drops)") \
   X(receive_errors, "recvmmsg failures other than 'no data'")                           \
   X(rx_frames, "frames received from the NIC queue or packet ring")                      \
   X(rx_bytes, "bytes of those frames")                                                   \

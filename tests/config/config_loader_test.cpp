@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "tests/support/corpus.hpp"
 
@@ -287,6 +289,68 @@ addresses = ["192.0.2.300"]
             "lcore runs the exporter)");
   EXPECT_EQ(r.errors[2].key, "collector.dpdk.dispatch_ring");
   EXPECT_EQ(r.errors[3].key, "collector.dpdk.addresses");
+}
+
+TEST(ConfigLoader, ReadsAfPacketSettings) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector]
+mode = "af_packet"
+workers = 2
+[collector.af_packet]
+interface = "ens1f0"
+block_size = 4194304
+blocks = 64
+block_timeout_ms = 5
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.collector.mode, Mode::kAfPacket);
+  const AfPacketConfig& a = r.config.collector.af_packet;
+  EXPECT_EQ(a.interface, "ens1f0");
+  EXPECT_EQ(a.block_size, 4194304u);
+  EXPECT_EQ(a.blocks, 64u);
+  EXPECT_EQ(a.block_timeout_ms, 5u);
+}
+
+TEST(ConfigLoader, AfPacketRingDefaultsHoldAWholeDatagram) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector]
+mode = "af_packet"
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const AfPacketConfig& a = r.config.collector.af_packet;
+  EXPECT_EQ(a.interface, "eth0");
+  EXPECT_GE(a.block_size, 65536u + 14u);
+  EXPECT_GE(a.blocks, 2u);
+  EXPECT_GE(a.block_timeout_ms, 1u);
+}
+
+TEST(ConfigLoader, ReportsWrongAfPacketSettings) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector.af_packet]
+interface = "an-interface-name-too-long"
+block_size = 100000
+blocks = 1
+block_timeout_ms = 0
+frame_size = 2048
+)", "a.conf");
+  ASSERT_EQ(r.errors.size(), 5u) << all_errors(r);
+  std::vector<std::string> text;
+  for (const ConfigError& e : r.errors) text.push_back(e.to_string());
+  std::sort(text.begin(), text.end());
+  EXPECT_EQ(text[0], "a.conf:5:13: collector.af_packet.interface: \"an-interface-name-too-long\" "
+                     "is not an interface name (1 to 15 characters)");
+  EXPECT_EQ(text[1], "a.conf:6:14: collector.af_packet.block_size: 100000 is not a power of two");
+  EXPECT_EQ(text[2], "a.conf:7:10: collector.af_packet.blocks: 1 is out of range 2..65536");
+  EXPECT_EQ(text[4].rfind("a.conf:9:1: collector.af_packet.frame_size: unknown key", 0), 0u)
+      << text[4];
+  EXPECT_EQ(text[3],
+            "a.conf:8:20: collector.af_packet.block_timeout_ms: 0 is out of range 1..10000");
 }
 
 TEST(ConfigLoader, FileOutputNeedsAPath) {
