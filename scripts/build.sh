@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 kind="${1:-release}"
 shift || true
-jobs="$(nproc)"
+jobs="${FLOWGATE_JOBS:-$(nproc)}"  # FLOWGATE_JOBS=1 when another build shares the cores
 common=(-G Ninja -DFLOWGATE_WERROR="${FLOWGATE_WERROR:-ON}")
 
 case "$kind" in
