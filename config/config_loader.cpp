@@ -440,7 +440,9 @@ void read_aggregation(Reader& r, const toml::table& root, Config& c) {
   AggregationConfig& a = c.aggregation;
   r.read_bool(*t, p, "enabled", a.enabled);
   r.read_duration(*t, p, "flush_interval", 1000, a.flush_interval_ms);
-  r.read_uint(*t, p, "port_rollup_threshold", 0, 65535, a.port_rollup_threshold);
+  // At most 11: the roll-up keeps each key's distinct peer ports inline, in one 32-byte slot
+  // (PortRollup::kMaxThreshold); the reference's default is 10.
+  r.read_uint(*t, p, "port_rollup_threshold", 0, 11, a.port_rollup_threshold);
   r.read_duration(*t, p, "rollup_refresh_interval", 1000, a.rollup_refresh_ms);
   r.read_uint(*t, p, "max_keys", 1, 100'000'000, a.max_keys);
 }

@@ -19,6 +19,14 @@ inline uint64_t mix64(uint64_t x) noexcept {
   return x;
 }
 
+// The 128-bit product of two words folded to 64 bits: every input bit reaches every output bit
+// in one multiply, and independent pairs of words fold in parallel (wyhash's construction).
+__extension__ typedef unsigned __int128 Uint128;  // GCC and clang; -Wpedantic wants the marker
+inline uint64_t fold_multiply(uint64_t a, uint64_t b) noexcept {
+  const Uint128 p = static_cast<Uint128>(a) * b;
+  return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
+}
+
 // An address folded into a hash chain starting at `seed`.
 inline uint64_t hash_address(const IpAddress& a, uint64_t seed) noexcept {
   uint64_t w[2];

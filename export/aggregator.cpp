@@ -4,70 +4,131 @@
 #include <bit>
 #include <cstring>
 
+#include "decode/hash.hpp"
+
 namespace flowgate::exporter {
 
 using decode::FlowBlock;
 
-uint64_t Aggregator::hash(const Key& k) noexcept {
-  static_assert(sizeof(Key) % 8 == 0 && std::has_unique_object_representations_v<Key>);
-  uint64_t w[sizeof(Key) / 8];
+namespace {
+
+// Keys are compared as eight words: no call to memcmp on the probe path.
+template <typename K>
+bool same_key(const K& a, const K& b) noexcept {
+  static_assert(sizeof(K) == 64);
+  uint64_t x[8], y[8];
+  std::memcpy(x, &a, sizeof(K));
+  std::memcpy(y, &b, sizeof(K));
+  uint64_t diff = 0;
+  for (int i = 0; i < 8; ++i) diff |= x[i] ^ y[i];
+  return diff == 0;
+}
+
+}  // namespace
+
+uint32_t Aggregator::hash(const Key& k) noexcept {
+  static_assert(sizeof(Key) == 64 && std::has_unique_object_representations_v<Key>);
+  uint64_t w[8];
   std::memcpy(w, &k, sizeof(Key));
-  uint64_t h = 0x9e3779b97f4a7c15ull;
-  for (uint64_t x : w) {
-    h ^= x;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 31;
-  }
-  return h | 1;  // never 0
+  // Four independent folds, so the hash costs about one multiply's latency.
+  const uint64_t h = decode::fold_multiply(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull) ^
+                     decode::fold_multiply(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull) ^
+                     decode::fold_multiply(w[4] ^ 0x1d8e4e27c47d124full, w[5] ^ 0x9e3779b97f4a7c15ull) ^
+                     decode::fold_multiply(w[6] ^ 0xbf58476d1ce4e5b9ull, w[7] ^ 0x94d049bb133111ebull);
+  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 Aggregator::Aggregator(AggregatorConfig config)
     : config_(std::move(config)),
-      rollup_(config_.port_rollup_threshold, config_.rollup_capacity) {
+      rollup_(config_.port_rollup_threshold, config_.rollup_capacity),
+      fingerprints_(FlowBlock::kCapacity),
+      keys_(FlowBlock::kCapacity),
+      hashes_(FlowBlock::kCapacity) {
   config_.max_keys = std::max<uint32_t>(config_.max_keys, 1);
-  entries_.resize(config_.max_keys);
-  index_.assign(std::bit_ceil(config_.max_keys * 2), 0);
-  index_hash_.assign(index_.size(), 0);
+  entries_ = HugePageArray<Entry>(config_.max_keys);
+  index_ = HugePageArray<Bucket>(std::bit_ceil(uint64_t{config_.max_keys} * 2));
+}
+
+Aggregator::Key Aggregator::make_key(const FlowBlock& b, uint32_t r) noexcept {
+  Key k{};
+  k.exporter = b.exporter_addr[r];
+  k.src = b.src_addr[r];
+  k.dst = b.dst_addr[r];
+  k.in_if = b.in_if[r];
+  k.src_port = b.src_port[r];
+  k.dst_port = b.dst_port[r];
+  const uint16_t l = b.listener[r];
+  k.ns = l < config_.listener_namespace.size() ? config_.listener_namespace[l] : 0;
+  k.protocol = b.protocol[r];
+  k.tos = b.tos[r];
+  if (rollup_.threshold() == 0) return k;
+  switch (rollup_.add(fingerprints_[r])) {
+    case EphemeralPort::kSource:
+      k.src_port = 0;
+      k.rollup = FlowBlock::kRollupSrcPort;
+      break;
+    case EphemeralPort::kDestination:
+      k.dst_port = 0;
+      k.rollup = FlowBlock::kRollupDstPort;
+      break;
+    case EphemeralPort::kNone: break;
+  }
+  return k;
+}
+
+void Aggregator::prefetch_match(uint32_t h) const noexcept {
+  const size_t mask = index_.size() - 1;
+  size_t i = h & mask;
+  for (int probes = 0; probes < 4 && index_[i].slot_plus_1 != 0; ++probes, i = (i + 1) & mask) {
+    if (index_[i].hash == h) {
+      const Entry* e = &entries_[index_[i].slot_plus_1 - 1];
+      __builtin_prefetch(e);                                           // the key
+      __builtin_prefetch(reinterpret_cast<const char*>(e) + 64, 1);   // the sums
+      return;
+    }
+  }
 }
 
 void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept {
   if (next_rotation_ms_ == 0) next_rotation_ms_ = now_ms + config_.rollup_refresh_ms;
+  // The tables are far larger than the caches, so the block is walked as a software pipeline
+  // whose stages run a few rows apart and overlap their misses instead of taking them in turn:
+  //   1. (row r + 2 * kAhead) roll-up fingerprints; their tracker slots prefetched
+  //   2. (row r + kAhead)     roll-up decision, aggregation key and hash; index bucket prefetched
+  //   3. (row r + kAhead / 2) bucket probed; the record it points at prefetched
+  //   4. (row r)              merged into that record, or a new record inserted
+  // The roll-up still sees every row once and in order.
+  constexpr uint32_t kAhead = 8;
+  const uint32_t n = b.size;
   const size_t mask = index_.size() - 1;
-  constexpr uint32_t kAhead = 8;  // records between a roll-up prefetch and its use
-  for (uint32_t r = 0; r < b.size; ++r) {
-    if (const uint32_t a = r + kAhead; a < b.size) {
-      rollup_.prefetch(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
-    }
-    Key k{};
-    k.exporter = b.exporter_addr[r];
-    k.src = b.src_addr[r];
-    k.dst = b.dst_addr[r];
-    k.in_if = b.in_if[r];
-    k.src_port = b.src_port[r];
-    k.dst_port = b.dst_port[r];
-    const uint16_t l = b.listener[r];
-    k.ns = l < config_.listener_namespace.size() ? config_.listener_namespace[l] : 0;
-    k.protocol = b.protocol[r];
-    k.tos = b.tos[r];
-    switch (rollup_.add(k.src, k.dst, k.src_port, k.dst_port)) {
-      case EphemeralPort::kSource:
-        k.src_port = 0;
-        k.rollup = FlowBlock::kRollupSrcPort;
-        break;
-      case EphemeralPort::kDestination:
-        k.dst_port = 0;
-        k.rollup = FlowBlock::kRollupDstPort;
-        break;
-      case EphemeralPort::kNone: break;
-    }
+  const bool rollup = rollup_.threshold() != 0;
+  const auto stage1 = [&](uint32_t a) {
+    if (!rollup) return;
+    fingerprints_[a] =
+        PortRollup::fingerprints(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
+    rollup_.prefetch(fingerprints_[a]);
+  };
+  const auto stage2 = [&](uint32_t a) {
+    keys_[a] = make_key(b, a);
+    hashes_[a] = hash(keys_[a]);
+    __builtin_prefetch(&index_[hashes_[a] & mask]);
+  };
+  for (uint32_t a = 0; a < std::min(n, 2 * kAhead); ++a) stage1(a);
+  for (uint32_t a = 0; a < std::min(n, kAhead); ++a) stage2(a);
 
-    const uint64_t h = hash(k);
+  for (uint32_t r = 0; r < n; ++r) {
+    if (r + 2 * kAhead < n) stage1(r + 2 * kAhead);
+    if (r + kAhead < n) stage2(r + kAhead);
+    if (r + kAhead / 2 < n) prefetch_match(hashes_[r + kAhead / 2]);
+
+    const Key& k = keys_[r];
+    const uint32_t h = hashes_[r];
     size_t i = h & mask;
-    for (; index_[i] != 0; i = (i + 1) & mask) {
-      if (index_hash_[i] == h && entries_[index_[i] - 1].key == k) break;
+    for (; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
+      if (index_[i].hash == h && same_key(entries_[index_[i].slot_plus_1 - 1].key, k)) break;
     }
-    if (index_[i] != 0) {
-      Entry& e = entries_[index_[i] - 1];
+    if (index_[i].slot_plus_1 != 0) {
+      Entry& e = entries_[index_[i].slot_plus_1 - 1];
       e.bytes += b.bytes[r];
       e.packets += b.packets[r];
       e.start_ms = std::min(e.start_ms, b.start_ms[r]);
@@ -80,12 +141,13 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
       emit_oldest(out);
       ++flushed_early_;
       // The removal may have shifted entries back: find the free bucket again.
-      for (i = h & mask; index_[i] != 0; i = (i + 1) & mask) {
+      for (i = h & mask; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
       }
     }
     const uint32_t slot = (head_ + live_) % config_.max_keys;
     Entry& e = entries_[slot];
     e.key = k;
+    e.hash = h;
     e.first_seen_ms = now_ms;
     e.bytes = b.bytes[r];
     e.packets = b.packets[r];
@@ -109,8 +171,7 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
     e.dst_mask = b.dst_mask[r];
     e.direction = b.direction[r];
     e.flow_type = b.flow_type[r];
-    index_[i] = slot + 1;
-    index_hash_[i] = h;
+    index_[i] = Bucket{slot + 1, h};
     ++live_;
   }
 }
@@ -119,25 +180,30 @@ void Aggregator::erase_index(uint32_t bucket) noexcept {
   // Backward-shift deletion keeps linear probing correct without tombstones.
   const size_t mask = index_.size() - 1;
   size_t i = bucket;
-  index_[i] = 0;
-  for (size_t j = (i + 1) & mask; index_[j] != 0; j = (j + 1) & mask) {
-    const size_t home = index_hash_[j] & mask;
+  index_[i].slot_plus_1 = 0;
+  for (size_t j = (i + 1) & mask; index_[j].slot_plus_1 != 0; j = (j + 1) & mask) {
+    const size_t home = index_[j].hash & mask;
     const bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
     if (!stays) {
       index_[i] = index_[j];
-      index_hash_[i] = index_hash_[j];
-      index_[j] = 0;
+      index_[j].slot_plus_1 = 0;
       i = j;
     }
   }
 }
 
 void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
+  // Records leave in order (a flush, or a full table making room), so the bucket of the record
+  // kFlushAhead places behind this one is loaded now, for its turn.
+  constexpr uint32_t kFlushAhead = 8;
+  if (live_ > kFlushAhead) {
+    const uint32_t later = entries_[(head_ + kFlushAhead) % config_.max_keys].hash;
+    __builtin_prefetch(&index_[later & (index_.size() - 1)]);
+  }
   Entry& e = entries_[head_];
-  const uint64_t h = hash(e.key);
   const size_t mask = index_.size() - 1;
-  for (size_t i = h & mask; index_[i] != 0; i = (i + 1) & mask) {
-    if (index_[i] == head_ + 1) {
+  for (size_t i = e.hash & mask; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
+    if (index_[i].slot_plus_1 == head_ + 1) {
       erase_index(static_cast<uint32_t>(i));
       break;
     }

@@ -5,6 +5,7 @@
 
 #include "decode/flow_block.hpp"
 #include "decode/flow_output.hpp"
+#include "export/huge_page_array.hpp"
 #include "export/port_rollup.hpp"
 
 namespace flowgate::exporter {
@@ -69,6 +70,7 @@ class Aggregator {
     uint64_t first_seen_ms;
     uint64_t bytes, packets, start_ms, end_ms, src_mac, dst_mac;
     decode::IpAddress next_hop;
+    uint32_t hash;  // of key, so flushing finds the index bucket without hashing again
     uint32_t out_if, sampling_rate, observation_domain, sequence, src_as, dst_as;
     uint16_t exporter_port, ether_type, vlan, listener;
     uint8_t tcp_flags, src_mask, dst_mask;
@@ -76,7 +78,18 @@ class Aggregator {
     decode::FlowType flow_type;
   };
 
-  static uint64_t hash(const Key& k) noexcept;
+  // An index bucket: the record's slot + 1 (0 = empty) and its key's hash, which picks the home
+  // bucket and filters probes before the key comparison. 8 bytes, so one probe is one line.
+  struct Bucket {
+    uint32_t slot_plus_1;
+    uint32_t hash;
+  };
+
+  static uint32_t hash(const Key& k) noexcept;
+  // The key of row r after roll-up (stage 2 of add()'s pipeline).
+  Key make_key(const decode::FlowBlock& b, uint32_t r) noexcept;
+  // Starts loading the record a probe of this key will compare with (stage 3).
+  void prefetch_match(uint32_t h) const noexcept;
   void emit_oldest(decode::FlowOutput& out) noexcept;
   void erase_index(uint32_t bucket) noexcept;
 
@@ -84,11 +97,15 @@ class Aggregator {
   PortRollup rollup_;
   uint64_t next_rotation_ms_ = 0;
 
-  std::vector<Entry> entries_;   // ring in first-seen order
-  uint32_t head_ = 0;            // oldest
+  HugePageArray<Entry> entries_;  // ring in first-seen order
+  uint32_t head_ = 0;             // oldest
   uint32_t live_ = 0;
-  std::vector<uint32_t> index_;  // open addressing: entry slot + 1, 0 empty
-  std::vector<uint64_t> index_hash_;
+  HugePageArray<Bucket> index_;   // open addressing, linear probing
+
+  // add()'s per-row scratch for one block, sized at construction.
+  std::vector<PortRollup::Fingerprints> fingerprints_;
+  std::vector<Key> keys_;
+  std::vector<uint32_t> hashes_;
 
   uint64_t merged_ = 0;
   uint64_t flushed_ = 0;

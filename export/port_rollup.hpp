@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <cstring>
 
+#include "decode/hash.hpp"
 #include "decode/ip_address.hpp"
+#include "export/huge_page_array.hpp"
 
 namespace flowgate::exporter {
 
@@ -16,21 +18,58 @@ enum class EphemeralPort : uint8_t { kNone, kSource, kDestination };
 // both never roll up. Two generations of trackers: every flow is written to both, queries read
 // the current one, and rotate() makes the newer one current, forgetting what was not seen since.
 //
-// Unlike the reference's maps of sets, the trackers are fixed-capacity tables of 64-bit
-// fingerprints sized at construction, so tracking a flow never allocates. What a full table
+// Unlike the reference's maps of sets, a tracker is a fixed-capacity table sized at
+// construction, so tracking a flow never allocates. A set stops growing at the threshold (as the
+// reference's does), so each (pair, side, port) key keeps its distinct peer ports inline in its
+// own 32-byte slot: one flow touches one cache line per side and tracker. What a full table
 // cannot track is counted in untracked() and treated as not ephemeral.
 class PortRollup {
  public:
+  // Peer ports a slot holds, and so the highest threshold.
+  static constexpr uint32_t kMaxThreshold = 11;
+
+  // `threshold` is clamped to kMaxThreshold (the configuration refuses more).
   PortRollup(uint32_t threshold, uint32_t capacity);
 
+  // A flow's two keys, hashed once: a caller walking a block computes them a few records
+  // ahead, prefetches with them, and adds with them.
+  struct Fingerprints {
+    uint64_t src_key;  // (pair, source side, source port)
+    uint64_t dst_key;  // (pair, destination side, destination port)
+    uint16_t src_port;
+    uint16_t dst_port;
+  };
+  static Fingerprints fingerprints(const decode::IpAddress& src, const decode::IpAddress& dst,
+                                   uint16_t src_port, uint16_t dst_port) noexcept {
+    uint64_t s[2], d[2];
+    std::memcpy(s, src.bytes.data(), 16);
+    std::memcpy(d, dst.bytes.data(), 16);
+    // The two addresses fold in parallel; the constants make (a, b) and (b, a) differ.
+    const uint64_t pair =
+        decode::fold_multiply(s[0] ^ 0xa0761d6478bd642full, s[1] ^ 0xe7037ed1a0b428dbull) ^
+        decode::fold_multiply(d[0] ^ 0x8ebc6af09c88c6e3ull, d[1] ^ 0x589965cc75374cc3ull);
+    // A key is never 0, which marks an empty slot.
+    return Fingerprints{decode::mix64(pair ^ (uint64_t{src_port} << 1)) | 2,
+                        decode::mix64(pair ^ ((uint64_t{dst_port} << 1) | 1)) | 2, src_port,
+                        dst_port};
+  }
+
   // Records the flow and tells which of its ports is ephemeral.
+  EphemeralPort add(const Fingerprints& f) noexcept;
   EphemeralPort add(const decode::IpAddress& src, const decode::IpAddress& dst, uint16_t src_port,
-                    uint16_t dst_port) noexcept;
-  // Starts loading the table slots add() will read for this flow, so that a caller walking a
-  // block can issue them a few records ahead: the tables are far larger than the caches and
-  // each add() otherwise waits on about ten misses in a row.
-  void prefetch(const decode::IpAddress& src, const decode::IpAddress& dst, uint16_t src_port,
-                uint16_t dst_port) const noexcept;
+                    uint16_t dst_port) noexcept {
+    return add(fingerprints(src, dst, src_port, dst_port));
+  }
+  // Starts loading the slots add() will read for this flow, so that a caller walking a block
+  // can issue them a few records ahead: the tables are far larger than the caches.
+  void prefetch(const Fingerprints& f) const noexcept {
+    if (threshold_ == 0) return;
+    for (const Store& s : stores_) {
+      const size_t mask = s.keys.size() - 1;
+      __builtin_prefetch(&s.keys[f.src_key & mask]);
+      __builtin_prefetch(&s.keys[f.dst_key & mask]);
+    }
+  }
   // Makes the newer tracker current (every rollup refresh interval).
   void rotate() noexcept;
 
@@ -38,20 +77,23 @@ class PortRollup {
   uint32_t threshold() const noexcept { return threshold_; }
 
  private:
-  // Distinct (pair, side, port, peer port) fingerprints, and per (pair, side, port) counts.
+  // A (pair, side, port) key and the distinct peer ports seen with it, up to the threshold.
+  struct alignas(32) KeySlot {
+    uint64_t key;  // 0 = empty
+    uint16_t count;
+    uint16_t peers[kMaxThreshold];
+  };
+  static_assert(sizeof(KeySlot) == 32);
+
   struct Store {
-    std::vector<uint64_t> seen;    // open addressing; 0 = empty
-    std::vector<uint64_t> keys;    // open addressing; 0 = empty
-    std::vector<uint32_t> counts;  // parallel to keys
-    uint32_t seen_used = 0;
-    uint32_t keys_used = 0;
-    void reset() noexcept;
+    HugePageArray<KeySlot> keys;  // open addressing, linear probing
+    uint32_t used = 0;
   };
 
-  // Adds `peer` to the set of `key`; returns the set's size afterwards. Stops growing a set at
-  // the threshold, as the reference does.
-  uint32_t insert(Store& s, uint64_t key, uint64_t member) noexcept;
-  uint32_t count(const Store& s, uint64_t key) const noexcept;
+  // The key's slot, or the empty slot where it would go.
+  static KeySlot& probe(Store& s, uint64_t key) noexcept;
+  // Adds `peer` to the set whose slot is `slot` (found by probe()).
+  void insert(Store& s, KeySlot& slot, uint64_t key, uint16_t peer) noexcept;
 
   uint32_t threshold_;
   uint32_t capacity_;

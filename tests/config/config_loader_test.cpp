@@ -213,7 +213,7 @@ burst = 64
 [aggregation]
 enabled = false
 flush_interval = "5m"
-port_rollup_threshold = 20
+port_rollup_threshold = 8
 [[outputs]]
 type = "file"
 path = "/tmp/flows.jsonl"
@@ -232,7 +232,7 @@ listen = "127.0.0.1:19108"
   EXPECT_EQ(c.collector.dpdk.burst, 64u);
   EXPECT_FALSE(c.aggregation.enabled);
   EXPECT_EQ(c.aggregation.flush_interval_ms, 300'000u);
-  EXPECT_EQ(c.aggregation.port_rollup_threshold, 20u);
+  EXPECT_EQ(c.aggregation.port_rollup_threshold, 8u);
   ASSERT_EQ(c.outputs.size(), 2u);
   EXPECT_EQ(c.outputs[0].type, OutputType::kFile);
   EXPECT_EQ(c.outputs[0].path, "/tmp/flows.jsonl");
@@ -351,6 +351,19 @@ frame_size = 2048
       << text[4];
   EXPECT_EQ(text[3],
             "a.conf:8:20: collector.af_packet.block_timeout_ms: 0 is out of range 1..10000");
+}
+
+TEST(ConfigLoader, RollupThresholdAboveElevenIsRefused) {
+  const LoadResult r = load_config_string(R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "netflow5"
+[aggregation]
+port_rollup_threshold = 12
+)", "x.conf");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "x.conf:6:25: aggregation.port_rollup_threshold: 12 is out of range 0..11");
 }
 
 TEST(ConfigLoader, FileOutputNeedsAPath) {
