@@ -615,11 +615,15 @@ void pcap_seeds() {
               {&P::truncated});
   }
   {
+    // 16 extension headers are walked; a 17th makes the packet bad_header.
     fb::Frame chain;
-    for (int i = 0; i < 40; ++i) chain = fb::concat({chain, fb::ipv6_ext(60)});
-    chain = fb::concat({chain, fb::ipv6_ext(17), dgram});
-    pcap_seed("ok_ipv6_long_ext_chain", {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60, chain))},
+    for (int i = 0; i < 15; ++i) chain = fb::concat({chain, fb::ipv6_ext(60)});
+    const fb::Frame ok_chain = fb::concat({chain, fb::ipv6_ext(17), dgram});
+    pcap_seed("ok_ipv6_ext_chain_16", {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60, ok_chain))},
               {&P::udp_frames});
+    const fb::Frame long_chain = fb::concat({chain, fb::ipv6_ext(60), fb::ipv6_ext(17), dgram});
+    pcap_seed("bad_ipv6_ext_chain_17", {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60, long_chain))},
+              {&P::bad_header});
     pcap_seed("bad_ipv6_hop_by_hop_not_first",
               {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60,
                              fb::concat({fb::ipv6_ext(0), fb::ipv6_ext(17), dgram})))},
