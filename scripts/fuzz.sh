@@ -44,7 +44,10 @@ for t in "${targets[@]}"; do
     pcap)
       # The corpus captures: pcaps only (its raw datagrams mean nothing as frames).
       mkdir -p "$work/captures"
-      find ../shared/corpus tests/data -name '*.pcap' -size -64k -exec cp -n {} "$work/captures/" \;
+      # Named after their path: the corpus has many traffic-00.pcap.
+      while IFS= read -r f; do
+        cp "$f" "$work/captures/$(tr '/' '_' <<<"${f#../}")"
+      done < <(find ../shared/corpus tests/data -name '*.pcap' -size -64k)
       inputs+=("$work/captures")
       ;;
     config) inputs+=(config/flowgate.conf) ;;
@@ -59,9 +62,9 @@ for t in "${targets[@]}"; do
   [ -d "$work/files" ] && dirs+=("$work/files")
 
   # Long operation sequences only slow the differential target down (each operation compares
-  # the whole key space): 1024 operations at most. Captures and datagrams may be large.
+  # the whole key space): 256 operations at most. Captures and datagrams may be large.
   max_len=65536
-  [ "$t" = template_cache_diff ] && max_len=4096
+  [ "$t" = template_cache_diff ] && max_len=1024
   log="$work/run.log"
   before=$(ls "$work/artifacts" | grep -c '^crash-\|^leak-\|^timeout-\|^oom-' || true)
   # -jobs=1 writes the run's output to fuzz-0.log in the current directory: run in $work.

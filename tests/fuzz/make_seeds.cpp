@@ -682,6 +682,13 @@ void template_cache_diff_seeds() {
     op(b, 6, 0, 0, 255);
     write("template_cache_diff", "pending", b);
   }
+  {
+    Bytes b;  // a held set expires exactly at receive time + TTL (1000 ns), not 8 ns before
+    op(b, 5, 0, 0, 10);
+    op(b, 6, 0, 0, 124);
+    op(b, 6, 0, 0, 1);
+    write("template_cache_diff", "pending_ttl_boundary", b);
+  }
 }
 
 }  // namespace
