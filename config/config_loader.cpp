@@ -93,7 +93,7 @@ bool find_non_ascii_outside_strings(std::string_view text, uint32_t& line, uint3
         const char quote = in == In::kMultiBasic ? '"' : '\'';
         if (in == In::kMultiBasic && c == '\\') {
           if (i + 1 < text.size() && text[i + 1] != '\n') ++i;  // a line-ending one: count it
-        } else if (c == quote && starts(i, std::string(3, quote))) {
+        } else if (c == quote && starts(i, quote == '"' ? "\"\"\"" : "'''")) {
           i += 2;
           // Up to two more quotes belong to the content (TOML 1.0 "multi-line strings").
           for (int k = 0; k < 2 && i + 1 < text.size() && text[i + 1] == quote; ++k) ++i;
