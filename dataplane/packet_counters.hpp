@@ -16,7 +16,8 @@ namespace flowgate::dataplane {
   X(not_ip, "frames carrying neither IPv4 nor IPv6 (ARP, LLDP, other families)")       \
   X(not_udp, "IP packets whose upper-layer protocol is not UDP (or is hidden by ESP)") \
   X(truncated, "frames shorter than a link, IP or UDP header says they are")           \
-  X(bad_header, "IP headers that are malformed: version, IHL, length, header order")   \
+  X(bad_header, "IP headers that are malformed: version, IHL, length, header order, over 16 " \
+                "IPv6 extension headers")                                                      \
   X(udp_datagrams, "UDP datagrams delivered, whole or reassembled")                    \
   X(reassembled, "UDP datagrams delivered after reassembly from fragments")            \
   X(udp_length_mismatch, "UDP length field disagreeing with the IP length; the smaller was used")

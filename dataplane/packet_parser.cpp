@@ -28,6 +28,8 @@ constexpr size_t kIpv4MinHeader = 20;
 constexpr size_t kIpv6Header = 40;
 constexpr size_t kIpv6FragmentHeader = 8;
 constexpr size_t kUdpHeader = 8;
+// Extension headers walked before UDP (Fragment not counted) before the packet is bad_header.
+constexpr size_t kMaxExtensionHeaders = 16;
 
 // BSD AF_INET is 2 everywhere; AF_INET6 differs per OS: 24 NetBSD/OpenBSD, 28 FreeBSD,
 // 30 Darwin, 10 Linux (tcpdump.org/linktypes/LINKTYPE_NULL.html).
@@ -87,6 +89,7 @@ bool may_carry_udp(uint8_t nh) noexcept {
 // walking a reassembled fragmentable part, where neither Hop-by-Hop nor another Fragment
 // header may appear.
 ParseStatus walk_ipv6(uint8_t nh, Bytes rest, bool after_fragment, ParsedPacket& out) noexcept {
+  size_t headers = 0;
   for (bool first = !after_fragment;; first = false) {
     const uint8_t* p = bytes_of(rest);
     size_t length = 0;
@@ -125,6 +128,9 @@ ParseStatus walk_ipv6(uint8_t nh, Bytes rest, bool after_fragment, ParsedPacket&
       return ParseStatus::kNotUdp;
     }
     if (rest.size() < length) return ParseStatus::kTruncated;
+    // RFC 8504 §5.3 lets a node bound the chain; real packets carry a few headers, and a long
+    // chain of empty ones is only a way to make every packet cost more.
+    if (++headers > kMaxExtensionHeaders) return ParseStatus::kBadHeader;
     nh = p[0];
     rest = rest.subspan(length);
   }

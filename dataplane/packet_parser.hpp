@@ -19,7 +19,9 @@ namespace flowgate::dataplane {
   X(kNotIp, "not_ip", "frames carrying neither IPv4 nor IPv6 (ARP, LLDP, other families)")        \
   X(kNotUdp, "not_udp", "IP packets whose upper-layer protocol is not UDP (or is hidden by ESP)") \
   X(kTruncated, "truncated", "frames shorter than a link, IP or UDP header says they are")        \
-  X(kBadHeader, "bad_header", "IP headers that are malformed: version, IHL, length, header order")
+  X(kBadHeader, "bad_header",                                                                     \
+    "IP headers that are malformed: version, IHL, length, header order, over 16 IPv6 extension "  \
+    "headers")
 
 enum class ParseStatus : uint8_t {
 #define FLOWGATE_X(e, n, h) e,

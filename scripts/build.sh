@@ -2,6 +2,8 @@
 # Configures and builds flowgate.
 #   scripts/build.sh            Release build in build/
 #   scripts/build.sh asan       ASan+UBSan build in build-asan/ (mimalloc off, fuzz replays)
+#   scripts/build.sh tsan       ThreadSanitizer build in build-tsan/ of the threaded tests only:
+#                               the binary and flowgate_tsan_tests (cmake/tsan.cmake lists them)
 # Extra arguments after the kind are passed to the build tool (e.g. a target name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +25,16 @@ case "$kind" in
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DFLOWGATE_SANITIZE=ON \
       -DFLOWGATE_BENCH=OFF >/dev/null
     ;;
+  tsan)
+    dir=build-tsan
+    cmake -S . -B "$dir" "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DFLOWGATE_TSAN=ON -DFLOWGATE_BENCH=OFF >/dev/null
+    # Only what the tsan-labelled tests need: the SPSC ring, sink hand-off and end-to-end
+    # shutdown tests (flowgate_tsan_tests) and the binary they run.
+    [ $# -eq 0 ] && set -- flowgate flowgate_tsan_tests
+    ;;
   *)
-    echo "usage: scripts/build.sh [release|asan] [target...]" >&2
+    echo "usage: scripts/build.sh [release|asan|tsan] [target...]" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds flowgate twice (Release, then ASan+UBSan) and runs the whole
 # test suite in each: unit, conformance over ../shared/corpus, end-to-end, fuzz-seed replays.
+# Then a ThreadSanitizer build of the threaded tests only (ring, sink hand-off, SIGTERM drain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +19,9 @@ for kind in release asan; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 600
 done
+
+# Third stage: ThreadSanitizer over the tests that run threads (cmake/tsan.cmake lists them).
+echo "== tsan build"
+scripts/build.sh tsan
+echo "== tsan tests"
+ctest --test-dir build-tsan -L tsan --output-on-failure -j "$(nproc)" --timeout 600

@@ -3,14 +3,18 @@
 // decoded once here (with a fresh cache) and must yield its status, so a seed cannot silently
 // stop reaching its path. Usage: fuzz_make_seeds SEEDS_DIR (tests/fuzz/seeds).
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "dataplane/udp_extractor.hpp"
 #include "decode/decode_counters.hpp"
+#include "tests/dataplane/frame_builder.hpp"
 #include "tests/support/byte_writer.hpp"
 #include "tests/support/decoder_harness.hpp"
 #include "tests/support/flow_wire.hpp"
@@ -491,6 +495,202 @@ void datagram_seeds() {
   }
 }
 
+// ---- pcap: link, IP and fragment layer ----
+
+namespace fb = flowgate::dataplane::testing;
+using flowgate::dataplane::PacketCounters;
+using flowgate::dataplane::ReassemblyCounters;
+
+// What a pcap seed must reach, checked by replaying it through a fresh UdpExtractor.
+struct PcapWant {
+  uint64_t PacketCounters::*packet = nullptr;
+  uint64_t ReassemblyCounters::*reassembly = nullptr;
+};
+
+// Writes an Ethernet pcap seed (1 ms between frames) and checks that it bumps `want`.
+void pcap_seed(const std::string& name, const std::vector<fb::Frame>& frames, PcapWant want) {
+  std::filesystem::create_directories(g_root / "pcap");
+  std::vector<fb::PcapRecord> records;
+  uint64_t ns = 1'700'000'000'000'000'000ull;
+  flowgate::dataplane::UdpExtractor x(4, 50'000'000);
+  for (const fb::Frame& f : frames) {
+    records.push_back(fb::PcapRecord{ns, f, 0});
+    x.extract(flowgate::dataplane::LinkType::kEthernet, fb::as_bytes(f), ns);
+    ns += 1'000'000;
+  }
+  fb::write_pcap(g_root / "pcap" / (name + ".pcap"), 1, records);
+  const bool ok = (want.packet == nullptr || x.counters().*want.packet > 0) &&
+                  (want.reassembly == nullptr || x.reassembly_counters().*want.reassembly > 0);
+  if (!ok) {
+    std::fprintf(stderr, "pcap/%s: did not reach its counter\n", name.c_str());
+    ++g_failures;
+  }
+}
+
+fb::Frame eth4(const fb::Frame& ip, std::initializer_list<uint16_t> tags = {}) {
+  return fb::ethernet(0x0800, ip, tags);
+}
+fb::Frame eth6(const fb::Frame& ip) { return fb::ethernet(0x86dd, ip); }
+
+// IPv4 fragments of `d` (a UDP header and payload) of `size` bytes each, in order.
+std::vector<fb::Frame> v4_fragments(const fb::Frame& d, size_t size, uint16_t id = 7) {
+  std::vector<fb::Frame> out;
+  for (size_t off = 0; off < d.size(); off += size) {
+    const size_t n = std::min(size, d.size() - off);
+    fb::Ipv4Options o;
+    o.id = id;
+    o.offset = static_cast<uint16_t>(off);
+    o.more_fragments = off + n < d.size();
+    out.push_back(eth4(fb::ipv4(fb::kSrc4, fb::kDst4,
+                                std::span(d).subspan(off, n), o)));
+  }
+  return out;
+}
+
+std::vector<fb::Frame> v6_fragments(const fb::Frame& d, size_t size, uint8_t first_nh = 17) {
+  std::vector<fb::Frame> out;
+  for (size_t off = 0; off < d.size(); off += size) {
+    const size_t n = std::min(size, d.size() - off);
+    const fb::Frame fh = fb::ipv6_fragment_header(first_nh, static_cast<uint16_t>(off),
+                                                  off + n < d.size(), 99);
+    out.push_back(eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 44,
+                                fb::concat({fh, std::span(d).subspan(off, n)}))));
+  }
+  return out;
+}
+
+void pcap_seeds() {
+  const fb::Frame payload = v5(V5Header{}, 2);
+  const fb::Frame dgram = fb::udp(40000, 2055, payload);
+  using P = PacketCounters;
+  using R = ReassemblyCounters;
+  pcap_seed("ok_ipv4_udp", {eth4(fb::ipv4(fb::kSrc4, fb::kDst4, dgram))}, {&P::udp_frames});
+  pcap_seed("ok_qinq_ipv4", {eth4(fb::ipv4(fb::kSrc4, fb::kDst4, dgram), {0x88a8, 0x8100})},
+            {&P::udp_frames});
+  pcap_seed("ok_ipv6_ext_chain",
+            {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 0,
+                           fb::concat({fb::ipv6_ext(60), fb::ipv6_ext(43, 1), fb::ipv6_ext(17),
+                                       dgram})))},
+            {&P::udp_frames});
+  pcap_seed("ok_ipv4_fragments", v4_fragments(dgram, 48), {nullptr, &R::completed});
+  {
+    std::vector<fb::Frame> f = v4_fragments(dgram, 48);
+    std::reverse(f.begin(), f.end());
+    pcap_seed("ok_ipv4_fragments_reversed", f, {nullptr, &R::completed});
+  }
+  pcap_seed("ok_ipv6_fragments", v6_fragments(dgram, 40), {nullptr, &R::completed});
+  pcap_seed("ok_ipv6_fragments_then_dest_options",
+            v6_fragments(fb::concat({fb::ipv6_ext(17), dgram}), 40, 60), {nullptr, &R::completed});
+  {
+    std::vector<fb::Frame> f = v4_fragments(dgram, 48);
+    fb::Ipv4Options o;
+    o.id = 7;
+    o.offset = 40;  // overlaps the first fragment's last 8 bytes
+    o.more_fragments = true;
+    f.insert(f.begin() + 1, eth4(fb::ipv4(fb::kSrc4, fb::kDst4, std::span(dgram).subspan(40, 16),
+                                          o)));
+    pcap_seed("bad_ipv4_overlap", f, {nullptr, &R::overlaps});
+  }
+  {
+    fb::Ipv4Options o;
+    o.offset = 65528;  // with 16 bytes: past 65535
+    o.more_fragments = true;
+    pcap_seed("bad_ipv4_fragment_too_big",
+              {eth4(fb::ipv4(fb::kSrc4, fb::kDst4, std::span(dgram).subspan(0, 16), o))},
+              {nullptr, &R::too_big});
+  }
+  {
+    std::vector<fb::Frame> f;  // 6 datagrams started, 4 slots
+    for (uint16_t id = 1; id <= 6; ++id) f.push_back(v4_fragments(dgram, 48, id)[0]);
+    pcap_seed("bad_fragment_eviction", f, {nullptr, &R::evicted});
+  }
+  {
+    fb::Ipv4Options o;
+    o.version_ihl = 0x44;  // IHL 4: 16 bytes
+    pcap_seed("bad_ipv4_ihl_under_5", {eth4(fb::ipv4(fb::kSrc4, fb::kDst4, dgram, o))},
+              {&P::bad_header});
+    fb::Ipv4Options t;
+    t.total_length = 1500;
+    pcap_seed("bad_ipv4_total_length_past_frame", {eth4(fb::ipv4(fb::kSrc4, fb::kDst4, dgram, t))},
+              {&P::truncated});
+  }
+  {
+    // 16 extension headers are walked; a 17th makes the packet bad_header.
+    fb::Frame chain;
+    for (int i = 0; i < 15; ++i) chain = fb::concat({chain, fb::ipv6_ext(60)});
+    const fb::Frame ok_chain = fb::concat({chain, fb::ipv6_ext(17), dgram});
+    pcap_seed("ok_ipv6_ext_chain_16", {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60, ok_chain))},
+              {&P::udp_frames});
+    const fb::Frame long_chain = fb::concat({chain, fb::ipv6_ext(60), fb::ipv6_ext(17), dgram});
+    pcap_seed("bad_ipv6_ext_chain_17", {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60, long_chain))},
+              {&P::bad_header});
+    pcap_seed("bad_ipv6_hop_by_hop_not_first",
+              {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60,
+                             fb::concat({fb::ipv6_ext(0), fb::ipv6_ext(17), dgram})))},
+              {&P::bad_header});
+    fb::Frame long_ext = fb::ipv6_ext(17, 200);  // says 1608 bytes, carries 8
+    long_ext.resize(8);
+    pcap_seed("bad_ipv6_ext_past_payload", {eth6(fb::ipv6(fb::kSrc6, fb::kDst6, 60, long_ext))},
+              {&P::truncated});
+  }
+  pcap_seed("bad_truncated_udp",
+            {eth4(fb::ipv4(fb::kSrc4, fb::kDst4, std::span(dgram).subspan(0, 6)))},
+            {&P::truncated});
+  // The frames form: link type byte, then [length u16][frame]; raw IPv4 here.
+  {
+    const fb::Frame ip = fb::ipv4(fb::kSrc4, fb::kDst4, dgram);
+    Bytes framed{2, static_cast<uint8_t>(ip.size() >> 8), static_cast<uint8_t>(ip.size())};
+    framed.insert(framed.end(), ip.begin(), ip.end());
+    write("pcap", "frames_raw_ipv4", framed);
+  }
+}
+
+// ---- template_cache_diff: operation sequences ----
+
+void template_cache_diff_seeds() {
+  auto op = [](Bytes& b, uint8_t o, uint8_t who, uint8_t id, uint8_t arg) {
+    b.insert(b.end(), {o, who, id, arg});
+  };
+  {
+    Bytes b;  // store, refresh, replace, withdraw, withdraw_all
+    op(b, 0, 0, 0, 0);
+    op(b, 0, 0, 0, 0);
+    op(b, 0, 0, 0, 1);
+    op(b, 0, 0, 1, 4);
+    op(b, 0, 8, 2, 0);
+    op(b, 1, 0, 0, 0);
+    op(b, 3, 0, 0, 0);
+    op(b, 2, 8, 0, 0);
+    write("template_cache_diff", "store_replace_withdraw", b);
+  }
+  {
+    Bytes b;  // per-exporter then global template bound, and the exporter bound
+    for (uint8_t i = 0; i < 8; ++i) op(b, 0, 0, i, 0);
+    for (uint8_t w = 1; w < 6; ++w) {
+      for (uint8_t i = 0; i < 4; ++i) op(b, 0, w, i, 0);
+    }
+    write("template_cache_diff", "limits", b);
+  }
+  {
+    Bytes b;  // held sets: eviction by count and by arena space, release, expiry
+    for (uint8_t i = 0; i < 8; ++i) op(b, 5, i % 3, i % 2, 40);
+    op(b, 7, 0, 0, 0);
+    op(b, 5, 1, 1, 120);
+    op(b, 5, 2, 1, 130);
+    op(b, 6, 0, 0, 200);
+    op(b, 5, 0, 3, 10);
+    op(b, 6, 0, 0, 255);
+    write("template_cache_diff", "pending", b);
+  }
+  {
+    Bytes b;  // a held set expires exactly at receive time + TTL (1000 ns), not 8 ns before
+    op(b, 5, 0, 0, 10);
+    op(b, 6, 0, 0, 124);
+    op(b, 6, 0, 0, 1);
+    write("template_cache_diff", "pending_ttl_boundary", b);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -503,5 +703,7 @@ int main(int argc, char** argv) {
   netflow9_seeds();
   ipfix_seeds();
   datagram_seeds();
+  pcap_seeds();
+  template_cache_diff_seeds();
   return g_failures == 0 ? 0 : 1;
 }
