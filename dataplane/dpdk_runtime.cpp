@@ -96,9 +96,11 @@ class LcoreWorker {
   uint16_t tx_queue = 0;
   std::vector<ControlResponder> responders;  // by port id
   // Exception path: this worker's queue pair on the TAP (-1: no exception_tap). Frames nobody
-  // here takes go to its TX queue; what the kernel sends on its RX queue goes out on tx_port.
+  // here takes go to its TX queue; what the kernel sends on the RX queues it reads (its own,
+  // and those of workers with no TX queue on a data port) goes out on tx_port.
   int tap_port = -1;
   uint16_t tap_queue = 0;
+  std::vector<uint16_t> tap_rx_queues;
   ExceptionCounters exception;
 
   static int main(void* arg) {
@@ -115,7 +117,7 @@ class LcoreWorker {
       uint32_t got = poll_once(pkts, burst);
       // The kernel's frames are few (SSH, BGP, replies) and a TAP read is a system call: read
       // them when idle and every 64th poll under load, not on every poll.
-      if (tap_port >= 0 && (got == 0 || (iter & 63) == 0)) got += poll_kernel(pkts, burst);
+      if (!tap_rx_queues.empty() && (got == 0 || (iter & 63) == 0)) got += poll_kernel(pkts, burst);
       if (got == 0) idle_pause(idle, options_.idle_sleep_us);
       else idle = 0;
       if ((iter & 63) == 0 || (got == 0 && (idle & 63) == 1)) housekeeping();
@@ -233,20 +235,24 @@ class LcoreWorker {
     bump(exception.to_kernel, sent);
   }
 
-  // Reads what the kernel sent on this worker's TAP queue and transmits it on the worker's own
-  // TX queue of its data port (the one replies use).
+  // Reads what the kernel sent on the TAP RX queues this worker reads and transmits it on the
+  // worker's own TX queue of its data port (the one replies use; only a worker that has one is
+  // given RX queues to read).
   uint32_t poll_kernel(rte_mbuf** pkts, uint32_t burst) noexcept {
-    const uint16_t n = rte_eth_rx_burst(static_cast<uint16_t>(tap_port), tap_queue, pkts,
-                                        static_cast<uint16_t>(burst));
-    if (n == 0) return 0;
-    const uint16_t sent =
-        tx_port >= 0 ? rte_eth_tx_burst(static_cast<uint16_t>(tx_port), tx_queue, pkts, n) : 0;
-    if (sent < n) {
-      rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-      bump(exception.drops, n - sent);
+    uint32_t got = 0;
+    for (const uint16_t q : tap_rx_queues) {
+      const uint16_t n = rte_eth_rx_burst(static_cast<uint16_t>(tap_port), q, pkts,
+                                          static_cast<uint16_t>(burst));
+      if (n == 0) continue;
+      got += n;
+      const uint16_t sent = rte_eth_tx_burst(static_cast<uint16_t>(tx_port), tx_queue, pkts, n);
+      if (sent < n) {
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        bump(exception.drops, n - sent);
+      }
+      bump(exception.from_kernel, sent);
     }
-    bump(exception.from_kernel, sent);
-    return n;
+    return got;
   }
 
   int listener_of(uint16_t dst_port) const noexcept {
@@ -692,9 +698,20 @@ bool DpdkRuntime::Impl::setup_exception_tap(std::string& error) {
     error = what + "cannot start the TAP port: " + std::strerror(-rc);
     return false;
   }
+  // A pair's RX is read by its own worker when that worker has a TX queue on a data port (a
+  // device may have fewer TX queues than workers), else by the first worker that has one: the
+  // pair's RX and TX are separate DPDK queues, so each queue is still used by one lcore.
+  const auto can_send = [](const std::unique_ptr<LcoreWorker>& w) { return w->tx_port >= 0; };
+  const auto first_sender = std::find_if(workers.begin(), workers.end(), can_send);
+  if (first_sender == workers.end()) {
+    error = what + "no worker has a TX queue on a data port for the kernel's frames";
+    return false;
+  }
   for (uint16_t w = 0; w < nworkers; ++w) {
     workers[w]->tap_port = port;
     workers[w]->tap_queue = w;
+    LcoreWorker& reader = can_send(workers[w]) ? *workers[w] : **first_sender;
+    reader.tap_rx_queues.push_back(w);
   }
   description += "; frames for no listener go to kernel interface " + options.exception_tap + " (" +
                  exception_tap_device(options) + ", " + std::to_string(nworkers) +

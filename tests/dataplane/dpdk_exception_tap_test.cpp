@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -125,6 +126,13 @@ std::vector<fb::Frame> read_frames(const fs::path& path) {
   return out;
 }
 
+// Frames in an order-free form, for what several workers pass on concurrently.
+std::multiset<std::string> as_multiset(const std::vector<fb::Frame>& frames) {
+  std::multiset<std::string> out;
+  for (const fb::Frame& f : frames) out.emplace(f.begin(), f.end());
+  return out;
+}
+
 uint16_t be16(const fb::Frame& f, size_t at) { return static_cast<uint16_t>(f[at] << 8 | f[at + 1]); }
 
 // An AF_PACKET socket on an interface of a namespace, opened from a thread that enters the
@@ -222,6 +230,10 @@ class DpdkExceptionTap : public ::testing::Test {
   fs::path err() const { return dir_ / "dpdk.err"; }
 
   std::string config_text(const fs::path& output, bool dpdk, const std::string& tap) const {
+    return config_text(output, dpdk, tap, "");
+  }
+  std::string config_text(const fs::path& output, bool dpdk, const std::string& tap,
+                          const std::string& extra) const {
     std::ostringstream s;
     s << "[[inputs.netflow]]\n  [[inputs.netflow.listeners]]\n    flow_type = \"auto\"\n"
       << "    port = " << kFlowPort << "\n"
@@ -229,6 +241,7 @@ class DpdkExceptionTap : public ::testing::Test {
       << "[collector.dpdk]\ndevices = [\"net_pcap0,rx_pcap=" << capture().string()
       << ",tx_pcap=" << transmitted().string() << "\"]\n";
     if (!tap.empty()) s << "exception_tap = \"" << tap << "\"\n";
+    s << extra;
     s << "[aggregation]\nenabled = false\n"
       << "[[outputs]]\ntype = \"file\"\npath = \"" << output.string() << "\"\n"
       << "flush_interval = \"100ms\"\n"
@@ -258,9 +271,10 @@ class DpdkExceptionTap : public ::testing::Test {
 
   // Starts DPDK mode and waits until every frame is taken and every datagram decoded, then
   // until `until` holds on /metrics (left in last_metrics_).
-  void start(const std::string& tap, const std::function<bool(const std::map<std::string, uint64_t>&)>& until) {
+  void start(const std::string& tap, const std::function<bool(const std::map<std::string, uint64_t>&)>& until,
+             const std::string& extra = "") {
     const fs::path conf = dir_ / "dpdk.conf";
-    std::ofstream(conf) << config_text(output(), true, tap);
+    std::ofstream(conf) << config_text(output(), true, tap, extra);
     collector_ = std::make_unique<Child>();
     std::vector<std::string> prefix;
     if (netns_ != nullptr) prefix = {"ip", "netns", "exec", netns_->name()};
@@ -285,7 +299,6 @@ class DpdkExceptionTap : public ::testing::Test {
     EXPECT_EQ(s->datagrams, datagrams_);
     EXPECT_EQ(s->dropped, 0u);
     const std::vector<std::string> actual = comparable_records(output());
-    EXPECT_FALSE(expected.empty());
     EXPECT_TRUE(actual == expected) << difference(expected, actual);
   }
 
@@ -306,6 +319,7 @@ TEST_F(DpdkExceptionTap, HandsWhatIsNotForAListenerToTheKernelAndSendsItsReplies
   // Not a skip: a host without TUN cannot run the exception path, and should say so.
   ASSERT_TRUE(fs::exists("/dev/net/tun")) << "/dev/net/tun is missing: load the tun module";
   const std::vector<std::string> expected = expected_records();
+  ASSERT_FALSE(expected.empty());
 
   // The operator's way: the TAP exists (multi_queue, as net_tap opens it) with its address
   // before flowgate starts, and flowgate attaches to it. IPv6 off: no router solicitations or
@@ -382,8 +396,70 @@ TEST_F(DpdkExceptionTap, HandsWhatIsNotForAListenerToTheKernelAndSendsItsReplies
   EXPECT_TRUE(datagram) << "the datagram sent from the namespace to 198.18.0.1:7777";
 }
 
+// Two workers behind software RSS: each hands the kernel what it receives on its own TAP queue
+// pair, and the kernel's frames, which it spreads over both pairs, all leave through net_pcap's
+// single TX queue: worker 1 has none, so worker 0 reads pair 1's RX as well.
+TEST_F(DpdkExceptionTap, TwoWorkersPassFramesBothWaysThroughTheirQueuePairs) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root for ip netns and a TAP interface";
+  ASSERT_TRUE(fs::exists("/dev/net/tun")) << "/dev/net/tun is missing: load the tun module";
+  // UDP to a port no listener has from 16 routers (spread over the workers by source address),
+  // to an address the kernel does not have: it takes them and answers nothing.
+  std::vector<fb::PcapRecord> records;
+  std::vector<fb::Frame> sent_in;
+  for (uint8_t r = 1; r <= 16; ++r) {
+    fb::Frame f = ethernet(kNicMac, 0x0800, fb::ipv4({198, 18, 1, r}, {198, 18, 0, 99}, fb::udp(40000, 5000, fb::payload_of(16, r))));
+    sent_in.push_back(f);
+    records.push_back(fb::PcapRecord{1'750'000'000ull * 1'000'000'000 + r * 1000ull, f, 0});
+  }
+  fb::write_pcap(capture(), 1, records);
+  frames_ = records.size();
+  datagrams_ = 0;
+
+  const VethNamespace ns("fgtap" + std::to_string(getpid()));
+  ASSERT_TRUE(ns.ok()) << "cannot create a network namespace";
+  ASSERT_TRUE(ns.in(std::string("ip tuntap add dev ") + kTap + " mode tap multi_queue"));
+  ASSERT_TRUE(ns.in(std::string("sysctl -qw net.ipv6.conf.") + kTap + ".disable_ipv6=1"));
+  ASSERT_TRUE(ns.in(std::string("ip addr add 198.18.0.10/24 dev ") + kTap));
+  ASSERT_TRUE(ns.in(std::string("ip link set ") + kTap + " up"));
+  TapCapture tap(ns.name(), kTap);
+  ASSERT_TRUE(tap.ok()) << "cannot open an AF_PACKET socket on " << kTap;
+  netns_ = &ns;
+  start(kTap, [](const std::map<std::string, uint64_t>& m) {
+    return sum_prefixed(m, "flowgate_dpdk_exception_to_kernel_total") == 16;
+  }, "worker_lcores = [1, 2]\ndispatch_lcore = 3\neal_args = [\"--lcores=0@0,1@1,2@0,3@1\"]\n");
+  EXPECT_NE(read_text(err()).find("2 queue pair(s)"), std::string::npos) << read_text(err());
+  EXPECT_GT(last_metrics_["flowgate_worker_rx_frames_total{worker=\"0\"}"], 0u);
+  EXPECT_GT(last_metrics_["flowgate_worker_rx_frames_total{worker=\"1\"}"], 0u);
+
+  // 16 datagrams from the kernel, each on a flow of its own (the kernel picks a pair by flow).
+  ASSERT_TRUE(ns.in(std::string("ip neigh replace 198.18.0.1 lladdr 02:00:00:00:00:01 dev ") + kTap));
+  for (int i = 1; i <= 16; ++i) {
+    ASSERT_TRUE(ns.in("bash -c 'echo -n kernel-" + std::to_string(i) + " > /dev/udp/198.18.0.1/" +
+                      std::to_string(7000 + i) + "'"));
+  }
+  ASSERT_TRUE(wait_for([&] {
+    last_metrics_ = metrics();
+    return sum_prefixed(last_metrics_, "flowgate_dpdk_exception_from_kernel_total") >= 16;
+  })) << "from the kernel: " << sum_prefixed(last_metrics_, "flowgate_dpdk_exception_from_kernel_total")
+      << ", dropped: " << sum_prefixed(last_metrics_, "flowgate_dpdk_exception_drops_total");
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_dpdk_exception_from_kernel_total"), 16u);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_dpdk_exception_drops_total"), 0u);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_worker_non_listener_total"), 0u);
+  stop_and_compare({});
+  netns_ = nullptr;
+
+  tap.drain();
+  // Every frame, byte for byte, whichever worker took it.
+  EXPECT_EQ(as_multiset(tap.received), as_multiset(sent_in));
+  // Every frame the kernel sent left through the NIC.
+  const std::vector<fb::Frame> out = read_frames(transmitted());
+  EXPECT_EQ(out.size(), 16u);
+  EXPECT_EQ(as_multiset(out), as_multiset(tap.sent));
+}
+
 TEST_F(DpdkExceptionTap, WithoutTheKeyTheSameFramesAreDroppedAndCounted) {
   const std::vector<std::string> expected = expected_records();
+  ASSERT_FALSE(expected.empty());
   start("", [](const std::map<std::string, uint64_t>&) { return true; });
   EXPECT_EQ(read_text(err()).find("kernel interface"), std::string::npos) << read_text(err());
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_worker_non_listener_total"), 1u);  // UDP to 5000
