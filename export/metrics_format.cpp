@@ -359,7 +359,7 @@ void add_dpdk_samples(const dataplane::DpdkFigures& f, MetricsSnapshot& s) {
   port_samples("dpdk_port_ierrors_total", "erroneous packets the port received", &P::ierrors);
   port_samples("dpdk_port_rx_nombuf_total", "packets dropped for want of an mbuf in the pool",
                &P::rx_nombuf);
-  port_samples("dpdk_port_tx_packets_total", "packets sent (ARP/ICMP/ND replies)", &P::opackets);
+  port_samples("dpdk_port_tx_packets_total", "packets sent (ARP/ICMP/ND replies, the kernel's frames from exception_tap)", &P::opackets);
   s.source.push_back({"dpdk_dispatched_total", "frames the software-RSS dispatcher handed to a worker",
                       "", f.dispatched, true});
   s.source.push_back({"dpdk_dispatch_ring_full_total",
