@@ -229,11 +229,9 @@ class DpdkExceptionTap : public ::testing::Test {
   fs::path transmitted() const { return dir_ / "tx.pcap"; }
   fs::path err() const { return dir_ / "dpdk.err"; }
 
-  std::string config_text(const fs::path& output, bool dpdk, const std::string& tap) const {
-    return config_text(output, dpdk, tap, "");
-  }
+  // `extra`: more [collector.dpdk] lines.
   std::string config_text(const fs::path& output, bool dpdk, const std::string& tap,
-                          const std::string& extra) const {
+                          const std::string& extra = "") const {
     std::ostringstream s;
     s << "[[inputs.netflow]]\n  [[inputs.netflow.listeners]]\n    flow_type = \"auto\"\n"
       << "    port = " << kFlowPort << "\n"
