@@ -46,6 +46,7 @@ struct DpdkConfig {
   uint32_t idle_sleep_us = 100;
   uint32_t dispatch_ring = 4096;
   std::vector<std::string> addresses;  // "address" and "addresses", answered for ARP/ICMP/ND
+  std::string exception_tap;           // kernel TAP for frames not ours (net_tap); "": dropped
 };
 
 // [collector.af_packet]: the interface and each worker's TPACKET_V3 ring.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -270,6 +271,16 @@ bool valid_ip(const std::string& s) {
   return parse_ip(s, ignored);
 }
 
+// An interface name the kernel takes (dev_valid_name: under IFNAMSIZ, no '/', ':' or white
+// space, not . or ..) that also survives inside an EAL --vdev argument (no ',' or '=').
+bool valid_tap_name(const std::string& s) {
+  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
+  return std::none_of(s.begin(), s.end(), [](char ch) {
+    return ch == '/' || ch == ':' || ch == ',' || ch == '=' ||
+           std::isspace(static_cast<unsigned char>(ch)) != 0 || std::iscntrl(static_cast<unsigned char>(ch)) != 0;
+  });
+}
+
 // Two listeners collide when the kernel would hand one port's datagrams to both sockets:
 // the same address, or a wildcard and any address of its family ("::" takes IPv4 too).
 bool listeners_collide(const Listener& a, const Listener& b) {
@@ -431,7 +442,7 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
     r.check_keys(*d, p, {"devices", "eal_args", "worker_lcores", "exporter_lcores",
                          "dispatch_lcore", "rss", "rx_queues", "rx_descriptors", "mbufs",
                          "mbuf_data_room", "burst", "idle_sleep_us", "dispatch_ring", "address",
-                         "addresses"});
+                         "addresses", "exception_tap"});
     DpdkConfig& dp = c.collector.dpdk;
     r.read_string_array(*d, p, "devices", dp.devices);
     r.read_string_array(*d, p, "eal_args", dp.eal_args);
@@ -477,6 +488,13 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
         const toml::node* n = d->get("addresses") != nullptr ? d->get("addresses") : d->get("address");
         r.error(n->source(), p + ".addresses", "\"" + a + "\" is not an IPv4 or IPv6 address");
       }
+    }
+    r.read_string(*d, p, "exception_tap", dp.exception_tap, true);  // "": off, as when absent
+    if (d->get("exception_tap") != nullptr && !dp.exception_tap.empty() &&
+        !valid_tap_name(dp.exception_tap)) {
+      r.error(d->get("exception_tap")->source(), p + ".exception_tap",
+              "\"" + dp.exception_tap + "\" is not a TAP interface name: 1 to 15 characters, "
+              "not . or .., no '/', ':', ',', '=' or white space (\"\" turns the exception path off)");
     }
   }
   if (const toml::table* a = r.table(*t, "collector", "af_packet")) {

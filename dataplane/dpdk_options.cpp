@@ -43,6 +43,19 @@ uint32_t dispatch_lcore(const DpdkOptions& o) noexcept {
   return highest + 1;
 }
 
+std::string exception_tap_device(const DpdkOptions& o) {
+  if (o.exception_tap.empty()) return {};
+  // EAL refuses two vdevs of one name, and a user may run net_tap0 as a data port.
+  auto taken = [&](const std::string& name) {
+    return std::any_of(o.devices.begin(), o.devices.end(), [&](const std::string& d) {
+      return d.compare(0, d.find(','), name) == 0;
+    });
+  };
+  uint32_t n = 0;
+  while (taken("net_tap" + std::to_string(n))) ++n;
+  return "net_tap" + std::to_string(n);
+}
+
 std::vector<std::string> eal_arguments(const DpdkOptions& o) {
   std::vector<std::string> args = {"flowgate"};
   args.insert(args.end(), o.eal_args.begin(), o.eal_args.end());
@@ -78,6 +91,9 @@ std::vector<std::string> eal_arguments(const DpdkOptions& o) {
     } else {
       args.push_back("--vdev=" + d);
     }
+  }
+  if (!o.exception_tap.empty()) {
+    args.push_back("--vdev=" + exception_tap_device(o) + ",iface=" + o.exception_tap);
   }
   return args;
 }

@@ -31,6 +31,7 @@ struct DpdkOptions {
   uint32_t idle_sleep_us = 100;       // longest pause of an idle poller; 0: pure busy polling
   uint32_t dispatch_ring = 4096;      // mbufs per worker ring (software RSS)
   std::vector<decode::IpAddress> addresses;  // answered for ARP, ICMP echo, IPv6 ND
+  std::string exception_tap;          // kernel TAP interface for what is not ours; "": none
   std::vector<uint16_t> listener_ports;      // by listener index
   std::vector<decode::FlowType> listener_types;
   uint32_t blocks_per_worker = 128;
@@ -42,9 +43,13 @@ bool is_pci_address(const std::string& device) noexcept;
 // The lcore that runs the software-RSS dispatcher.
 uint32_t dispatch_lcore(const DpdkOptions& o) noexcept;
 
+// The net_tap vdev that carries the exception path ("net_tap<N>", N the lowest not taken by a
+// device of the user's), or "" when exception_tap is not set.
+std::string exception_tap_device(const DpdkOptions& o);
+
 // The EAL argument list (argv[0] first). The user's eal_args come first; flowgate adds only what
 // they do not already say: the lcore list with the exporter as main lcore, a log level, the
-// devices, and when every device is a vdev the flags that run without hugepages or PCI access
+// devices (the exception TAP's net_tap vdev last), and when every device is a vdev the flags that run without hugepages or PCI access
 // (DPDK_NOTES.md: --no-huge needs -m 512; --no-shconf lets several instances run at once).
 std::vector<std::string> eal_arguments(const DpdkOptions& o);
 

@@ -25,6 +25,9 @@ namespace {
 
 constexpr uint32_t kMaxBurst = 512;
 constexpr size_t kLinearBytes = 65536;  // a frame read through its chained segments
+// net_tap holds this many mbufs per RX queue for one frame's iovec: a 9000-byte kernel MTU in
+// 256-byte data rooms.
+constexpr uint16_t kTapDescriptors = 64;
 
 uint64_t wall_ns() {
   timespec ts{};
@@ -51,6 +54,18 @@ struct RxQueue {
   uint16_t port = 0;
   uint16_t queue = 0;
 };
+
+// A worker's exception-path counters: only its lcore writes them (a relaxed load and store, no
+// locked instruction); figures() sums them from the exporter lcore.
+struct alignas(64) ExceptionCounters {
+  std::atomic<uint64_t> to_kernel{0};
+  std::atomic<uint64_t> from_kernel{0};
+  std::atomic<uint64_t> drops{0};
+};
+
+void bump(std::atomic<uint64_t>& counter, uint64_t n) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 struct Shared {
   std::atomic<bool> stop{false};
@@ -80,6 +95,13 @@ class LcoreWorker {
   int tx_port = -1;                // where replies go out (-1: none)
   uint16_t tx_queue = 0;
   std::vector<ControlResponder> responders;  // by port id
+  // Exception path: this worker's queue pair on the TAP (-1: no exception_tap). Frames nobody
+  // here takes go to its TX queue; what the kernel sends on the RX queues it reads (its own,
+  // and those of workers with no TX queue on a data port) goes out on tx_port.
+  int tap_port = -1;
+  uint16_t tap_queue = 0;
+  std::vector<uint16_t> tap_rx_queues;
+  ExceptionCounters exception;
 
   static int main(void* arg) {
     static_cast<LcoreWorker*>(arg)->run();
@@ -92,7 +114,10 @@ class LcoreWorker {
     const uint32_t burst = std::min(options_.burst, kMaxBurst);
     uint32_t idle = 0;
     for (uint64_t iter = 0; !shared_.stop.load(std::memory_order_relaxed); ++iter) {
-      const uint32_t got = poll_once(pkts, burst);
+      uint32_t got = poll_once(pkts, burst);
+      // The kernel's frames are few (SSH, BGP, replies) and a TAP read is a system call: read
+      // them when idle and every 64th poll under load, not on every poll.
+      if (!tap_rx_queues.empty() && (got == 0 || (iter & 63) == 0)) got += poll_kernel(pkts, burst);
       if (got == 0) idle_pause(idle, options_.idle_sleep_us);
       else idle = 0;
       if ((iter & 63) == 0 || (got == 0 && (idle & 63) == 1)) housekeeping();
@@ -144,9 +169,13 @@ class LcoreWorker {
     return got;
   }
 
+  // Frames for the kernel are moved to kernel_ and handed to the TAP; the rest are freed in
+  // bulk (pkts is compacted in place: slot `kept` <= i is already read).
   void handle_burst(rte_mbuf** pkts, uint32_t n) noexcept {
     const uint64_t now = wall_ns();
     WorkerCounters& c = shard_.counters();
+    uint32_t kept = 0;
+    uint16_t for_kernel = 0;
     for (uint32_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
       rte_mbuf* m = pkts[i];
@@ -158,29 +187,72 @@ class LcoreWorker {
         ++c.multi_segment;
         if (m->pkt_len > linear_.size()) {
           ++c.oversize;
+          pkts[kept++] = m;
           continue;
         }
         data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, m->pkt_len, linear_.data()));
-        if (data == nullptr) continue;
+        if (data == nullptr) {
+          pkts[kept++] = m;
+          continue;
+        }
       }
       const decode::Bytes frame(reinterpret_cast<const std::byte*>(data), m->pkt_len);
-      handle_frame(frame, m->port, now);
+      if (handle_frame(frame, m->port, now)) kernel_[for_kernel++] = m;
+      else pkts[kept++] = m;
     }
-    rte_pktmbuf_free_bulk(pkts, n);
+    rte_pktmbuf_free_bulk(pkts, kept);
+    if (for_kernel > 0) to_kernel(for_kernel);
   }
 
-  void handle_frame(decode::Bytes frame, uint16_t port, uint64_t now) noexcept {
+  // Decodes, answers or counts one frame; true when it is nobody's here and goes to the kernel.
+  bool handle_frame(decode::Bytes frame, uint16_t port, uint64_t now) noexcept {
     WorkerCounters& c = shard_.counters();
     if (const ParsedPacket* p = extractor_.extract(LinkType::kEthernet, frame, now)) {
       const int listener = listener_of(p->dst_port);
-      if (listener < 0) {
-        ++c.non_listener;
-        return;
+      if (listener >= 0) {
+        shard_.decode(to_datagram(*p, now), static_cast<uint16_t>(listener));
+        return false;
       }
-      shard_.decode(to_datagram(*p, now), static_cast<uint16_t>(listener));
-      return;
+      // A datagram completed from fragments has no single frame to pass on: counted, as
+      // without the TAP.
+      if (tap_port >= 0 && extractor_.last_status() == ParseStatus::kUdp) return true;
+      ++c.non_listener;
+      return false;
     }
-    if (port < responders.size() && responders[port].enabled()) reply(frame, port);
+    if (port < responders.size() && responders[port].enabled() && reply(frame, port)) return false;
+    // Fragments wait in the reassembler; truncated and malformed frames stay dropped (counted).
+    const ParseStatus s = extractor_.last_status();
+    return tap_port >= 0 && (s == ParseStatus::kNotIp || s == ParseStatus::kNotUdp);
+  }
+
+  // Hands kernel_[0, n) to this worker's TAP TX queue; what it does not take is dropped.
+  void to_kernel(uint16_t n) noexcept {
+    const uint16_t sent = rte_eth_tx_burst(static_cast<uint16_t>(tap_port), tap_queue, kernel_, n);
+    if (sent < n) {
+      rte_pktmbuf_free_bulk(kernel_ + sent, n - sent);
+      bump(exception.drops, n - sent);
+    }
+    bump(exception.to_kernel, sent);
+  }
+
+  // Reads what the kernel sent on the TAP RX queues this worker reads and transmits it on the
+  // worker's own TX queue of its data port (the one replies use; only a worker that has one is
+  // given RX queues to read).
+  uint32_t poll_kernel(rte_mbuf** pkts, uint32_t burst) noexcept {
+    uint32_t got = 0;
+    for (const uint16_t q : tap_rx_queues) {
+      const uint16_t n = rte_eth_rx_burst(static_cast<uint16_t>(tap_port), q, pkts,
+                                          static_cast<uint16_t>(burst));
+      if (n == 0) continue;
+      got += n;
+      const uint16_t sent = rte_eth_tx_burst(static_cast<uint16_t>(tx_port), tx_queue, pkts, n);
+      if (sent < n) {
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        bump(exception.drops, n - sent);
+      }
+      bump(exception.from_kernel, sent);
+    }
+    return got;
   }
 
   int listener_of(uint16_t dst_port) const noexcept {
@@ -190,20 +262,21 @@ class LcoreWorker {
     return -1;
   }
 
-  void reply(decode::Bytes frame, uint16_t port) noexcept {
+  // True when the responder answers the frame (sent, or counted in tx_failed).
+  bool reply(decode::Bytes frame, uint16_t port) noexcept {
     size_t length = 0;
-    if (responders[port].respond(frame, reply_, length) == ControlReply::kNone) return;
+    if (responders[port].respond(frame, reply_, length) == ControlReply::kNone) return false;
     WorkerCounters& c = shard_.counters();
     if (tx_port != static_cast<int>(port)) {
       ++c.tx_failed;
-      return;
+      return true;
     }
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     char* out = m != nullptr ? rte_pktmbuf_append(m, static_cast<uint16_t>(length)) : nullptr;
     if (out == nullptr) {
       if (m != nullptr) rte_pktmbuf_free(m);
       ++c.tx_failed;
-      return;
+      return true;
     }
     std::memcpy(out, reply_.data(), length);
     if (rte_eth_tx_burst(port, tx_queue, &m, 1) == 1) {
@@ -212,6 +285,7 @@ class LcoreWorker {
       rte_pktmbuf_free(m);
       ++c.tx_failed;
     }
+    return true;
   }
 
   void housekeeping() noexcept {
@@ -230,6 +304,7 @@ class LcoreWorker {
   UdpExtractor extractor_;
   std::vector<uint8_t> linear_;
   std::vector<uint8_t> reply_;
+  rte_mbuf* kernel_[kMaxBurst] = {};
 };
 
 // Software RSS: reads every RX queue and hands each frame to the ring of the worker that owns
@@ -368,8 +443,9 @@ struct DpdkRuntime::Impl {
   DpdkOptions options;
   Shared shared;
   rte_mempool* pool = nullptr;
-  std::vector<uint16_t> ports;
+  std::vector<uint16_t> ports;  // data ports: polled for flows; the TAP is not one of them
   std::vector<std::string> port_names;
+  int tap_port = -1;
   std::vector<std::unique_ptr<LcoreWorker>> workers;
   std::unique_ptr<Dispatcher> dispatcher;
   std::vector<rte_ring*> rings;
@@ -385,6 +461,7 @@ struct DpdkRuntime::Impl {
 
   bool init_eal(std::string& error);
   bool setup_ports(std::string& error);
+  bool setup_exception_tap(std::string& error);
 };
 
 bool DpdkRuntime::Impl::init_eal(std::string& error) {
@@ -408,8 +485,18 @@ bool DpdkRuntime::Impl::init_eal(std::string& error) {
 
 bool DpdkRuntime::Impl::setup_ports(std::string& error) {
   const uint32_t nworkers = static_cast<uint32_t>(options.worker_lcores.size());
+  const std::string tap_device = exception_tap_device(options);
+  if (!tap_device.empty()) {
+    uint16_t id = 0;
+    if (rte_eth_dev_get_port_by_name(tap_device.c_str(), &id) != 0) {
+      error = "exception_tap \"" + options.exception_tap + "\": no " + tap_device +
+              " port (is librte_net_tap installed, /dev/net/tun present, CAP_NET_ADMIN given?)";
+      return false;
+    }
+    tap_port = id;
+  }
   for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; ++p) {
-    if (rte_eth_dev_is_valid_port(p) != 0) ports.push_back(p);
+    if (rte_eth_dev_is_valid_port(p) != 0 && p != tap_port) ports.push_back(p);
   }
   if (ports.empty()) {
     error = "no DPDK port: check [collector.dpdk] devices (and the NIC's vfio-pci binding)";
@@ -560,6 +647,75 @@ bool DpdkRuntime::Impl::setup_ports(std::string& error) {
                  : hardware    ? std::string("hardware RSS on the IP source address")
                                : "software RSS: dispatch lcore " + std::to_string(dispatch) +
                                      " hashes the exporter address to per-worker rings");
+  return tap_port < 0 || setup_exception_tap(error);
+}
+
+// The TAP gets one queue pair per worker: net_tap wants as many RX as TX queues, TX queues are
+// not thread safe, and the kernel spreads what it sends over all the pairs (by flow hash), so
+// each worker owns one pair and polls its RX. Its MAC becomes the first data port's, so the
+// kernel takes unicast frames sent to the NIC as its own and its replies leave with the NIC's
+// address.
+bool DpdkRuntime::Impl::setup_exception_tap(std::string& error) {
+  const auto port = static_cast<uint16_t>(tap_port);
+  const auto nworkers = static_cast<uint16_t>(workers.size());
+  const std::string what = "exception_tap \"" + options.exception_tap + "\": ";
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) != 0) {
+    error = what + "cannot read the device info of the TAP port";
+    return false;
+  }
+  if (info.max_rx_queues < nworkers || info.max_tx_queues < nworkers) {
+    error = what + "net_tap offers " + std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) +
+            " queue pairs, one per worker lcore is needed (" + std::to_string(nworkers) + ")";
+    return false;
+  }
+  rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(port, nworkers, nworkers, &conf);
+  if (rc != 0) {
+    error = what + "cannot configure the TAP port: " + std::strerror(-rc);
+    return false;
+  }
+  uint16_t nrxd = kTapDescriptors;
+  uint16_t ntxd = kTapDescriptors;
+  rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrxd, &ntxd);
+  for (uint16_t q = 0; q < nworkers; ++q) {
+    rc = rte_eth_rx_queue_setup(port, q, nrxd, SOCKET_ID_ANY, nullptr, pool);
+    if (rc == 0) rc = rte_eth_tx_queue_setup(port, q, ntxd, SOCKET_ID_ANY, nullptr);
+    if (rc != 0) {
+      error = what + "cannot set up TAP queue pair " + std::to_string(q) + ": " + std::strerror(-rc);
+      return false;
+    }
+  }
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(ports.front(), &mac);
+  rc = rte_eth_dev_default_mac_addr_set(port, &mac);
+  if (rc != 0) {
+    error = what + "cannot give the TAP the data port's MAC address: " + std::strerror(-rc);
+    return false;
+  }
+  rc = rte_eth_dev_start(port);
+  if (rc != 0) {
+    error = what + "cannot start the TAP port: " + std::strerror(-rc);
+    return false;
+  }
+  // A pair's RX is read by its own worker when that worker has a TX queue on a data port (a
+  // device may have fewer TX queues than workers), else by the first worker that has one: the
+  // pair's RX and TX are separate DPDK queues, so each queue is still used by one lcore.
+  const auto can_send = [](const std::unique_ptr<LcoreWorker>& w) { return w->tx_port >= 0; };
+  const auto first_sender = std::find_if(workers.begin(), workers.end(), can_send);
+  if (first_sender == workers.end()) {
+    error = what + "no worker has a TX queue on a data port for the kernel's frames";
+    return false;
+  }
+  for (uint16_t w = 0; w < nworkers; ++w) {
+    workers[w]->tap_port = port;
+    workers[w]->tap_queue = w;
+    LcoreWorker& reader = can_send(workers[w]) ? *workers[w] : **first_sender;
+    reader.tap_rx_queues.push_back(w);
+  }
+  description += "; frames for no listener go to kernel interface " + options.exception_tap + " (" +
+                 exception_tap_device(options) + ", " + std::to_string(nworkers) +
+                 " queue pair(s)), its frames out of " + port_names.front();
   return true;
 }
 
@@ -639,6 +795,10 @@ void DpdkRuntime::shutdown() noexcept {
     rte_eth_dev_stop(port);
     rte_eth_dev_close(port);
   }
+  if (m.tap_port >= 0) {
+    rte_eth_dev_stop(static_cast<uint16_t>(m.tap_port));
+    rte_eth_dev_close(static_cast<uint16_t>(m.tap_port));
+  }
   for (rte_ring* r : m.rings) rte_ring_free(r);
   m.rings.clear();
   rte_eal_cleanup();
@@ -678,6 +838,11 @@ DpdkFigures DpdkRuntime::figures() const {
   }
   f.dispatched = m.shared.dispatched.load(std::memory_order_relaxed);
   f.dispatch_ring_full = m.shared.dispatch_ring_full.load(std::memory_order_relaxed);
+  for (const auto& w : m.workers) {
+    f.to_kernel += w->exception.to_kernel.load(std::memory_order_relaxed);
+    f.from_kernel += w->exception.from_kernel.load(std::memory_order_relaxed);
+    f.exception_drops += w->exception.drops.load(std::memory_order_relaxed);
+  }
   return f;
 }
 

@@ -6,6 +6,7 @@ const ParsedPacket* UdpExtractor::extract(LinkType link, decode::Bytes frame,
                                           uint64_t receive_ns) noexcept {
   ++counters_.frames;
   const ParseStatus status = parse_packet(link, frame, parsed_);
+  status_ = status;
   counters_.count(status);
   const ParsedPacket* udp = nullptr;
   if (status == ParseStatus::kUdp) {

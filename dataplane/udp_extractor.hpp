@@ -49,6 +49,10 @@ class UdpExtractor {
   // Abandons timed-out reassemblies (for periodic housekeeping).
   void expire(uint64_t now_ns) noexcept { reassembler_.expire(now_ns); }
 
+  // How the last frame parsed: tells a frame that is not UDP (for the DPDK exception path)
+  // from one held for reassembly or malformed.
+  ParseStatus last_status() const noexcept { return status_; }
+
   const PacketCounters& counters() const noexcept { return counters_; }
   const ReassemblyCounters& reassembly_counters() const noexcept { return reassembler_.counters(); }
   const FragmentReassembler& reassembler() const noexcept { return reassembler_; }
@@ -58,6 +62,7 @@ class UdpExtractor {
   PacketCounters counters_;
   ParsedPacket parsed_;
   ParsedPacket whole_;
+  ParseStatus status_ = ParseStatus::kCount;
 };
 
 }  // namespace flowgate::dataplane

@@ -359,12 +359,21 @@ void add_dpdk_samples(const dataplane::DpdkFigures& f, MetricsSnapshot& s) {
   port_samples("dpdk_port_ierrors_total", "erroneous packets the port received", &P::ierrors);
   port_samples("dpdk_port_rx_nombuf_total", "packets dropped for want of an mbuf in the pool",
                &P::rx_nombuf);
-  port_samples("dpdk_port_tx_packets_total", "packets sent (ARP/ICMP/ND replies)", &P::opackets);
+  port_samples("dpdk_port_tx_packets_total", "packets sent (ARP/ICMP/ND replies, the kernel's frames from exception_tap)", &P::opackets);
   s.source.push_back({"dpdk_dispatched_total", "frames the software-RSS dispatcher handed to a worker",
                       "", f.dispatched, true});
   s.source.push_back({"dpdk_dispatch_ring_full_total",
                       "frames dropped by the software-RSS dispatcher: a worker's ring stayed full for 100 ms",
                       "", f.dispatch_ring_full, true});
+  s.source.push_back({"dpdk_exception_to_kernel_total",
+                      "frames for no listener and no reply, handed to the kernel through exception_tap",
+                      "", f.to_kernel, true});
+  s.source.push_back({"dpdk_exception_from_kernel_total",
+                      "frames the kernel sent through exception_tap, transmitted on the data port",
+                      "", f.from_kernel, true});
+  s.source.push_back({"dpdk_exception_drops_total",
+                      "exception-path frames dropped: the TAP or the data port's TX queue took no more",
+                      "", f.exception_drops, true});
 }
 
 }  // namespace flowgate::exporter

@@ -257,6 +257,7 @@ mbuf_data_room = 9000
 idle_sleep_us = 0
 address = "192.0.2.10"
 addresses = ["2001:db8::10"]
+exception_tap = "fg-kernel0"
 )", "x.conf");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   const DpdkConfig& d = r.config.collector.dpdk;
@@ -268,6 +269,42 @@ addresses = ["2001:db8::10"]
   EXPECT_EQ(d.mbuf_data_room, 9000u);
   EXPECT_EQ(d.idle_sleep_us, 0u);
   EXPECT_EQ(d.addresses, (std::vector<std::string>{"192.0.2.10", "2001:db8::10"}));
+  EXPECT_EQ(d.exception_tap, "fg-kernel0");
+}
+
+TEST(ConfigLoader, TheExceptionTapIsOffUnlessNamed) {
+  const LoadResult r = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector.dpdk]
+exception_tap = ""
+)", "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.collector.dpdk.exception_tap, "");
+  EXPECT_EQ(DpdkConfig{}.exception_tap, "");
+}
+
+TEST(ConfigLoader, RejectsExceptionTapNamesTheKernelOrEalWouldNotTake) {
+  for (const char* name : {"a-name-of-16-chr", "fg 0", "fg/0", "fg:0", "fg0,mac=x", "..", "1=2"}) {
+    const LoadResult r = load_config_string(std::string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector.dpdk]
+exception_tap = ")") + name + "\"\n", "t.conf");
+    ASSERT_EQ(r.errors.size(), 1u) << name << ": " << all_errors(r);
+    EXPECT_EQ(r.errors[0].to_string(),
+              "t.conf:5:17: collector.dpdk.exception_tap: \"" + std::string(name) +
+                  "\" is not a TAP interface name: 1 to 15 characters, not . or .., no '/', ':', "
+                  "',', '=' or white space (\"\" turns the exception path off)")
+        << name;
+  }
+  const LoadResult ok = load_config_string(R"([[inputs.netflow]]
+[[inputs.netflow.listeners]]
+flow_type = "ipfix"
+[collector.dpdk]
+exception_tap = "fg.kernel_15chr"
+)", "t.conf");
+  EXPECT_TRUE(ok.ok()) << all_errors(ok);
 }
 
 TEST(ConfigLoader, ReportsWrongDpdkSettings) {

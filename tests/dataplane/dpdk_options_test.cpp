@@ -65,6 +65,30 @@ TEST(DpdkOptions, TheUsersEalArgumentsWin) {
   EXPECT_EQ(std::count(a.begin(), a.end(), "-m"), 1);
 }
 
+TEST(DpdkOptions, ExceptionTapAddsANetTapVdevLast) {
+  DpdkOptions o;
+  o.devices = {"net_pcap0,rx_pcap=a.pcap"};
+  EXPECT_EQ(exception_tap_device(o), "");
+  const std::vector<std::string> without = eal_arguments(o);
+  o.exception_tap = "fg0";
+  EXPECT_EQ(exception_tap_device(o), "net_tap0");
+  std::vector<std::string> with = eal_arguments(o);
+  EXPECT_EQ(with.back(), "--vdev=net_tap0,iface=fg0");
+  with.pop_back();
+  EXPECT_EQ(with, without);  // nothing else changes: still no hugepages for vdevs only
+}
+
+TEST(DpdkOptions, ExceptionTapTakesANetTapNameNoDeviceUses) {
+  DpdkOptions o;
+  o.devices = {"net_tap0,iface=data0", "net_tap1", "net_tap10,iface=x", "0000:03:00.0"};
+  o.exception_tap = "kernel0";
+  EXPECT_EQ(exception_tap_device(o), "net_tap2");
+  const std::vector<std::string> a = eal_arguments(o);
+  EXPECT_TRUE(has(a, "--vdev=net_tap0,iface=data0"));
+  EXPECT_EQ(a.back(), "--vdev=net_tap2,iface=kernel0");
+  EXPECT_FALSE(has(a, "--no-huge"));  // a PCI NIC still means hugepages
+}
+
 fb::Frame from(std::array<uint8_t, 4> src, uint16_t sport) {
   return fb::ethernet(0x0800, fb::ipv4(src, fb::kDst4, fb::udp(sport, 2055, fb::payload_of(40))));
 }

@@ -203,6 +203,21 @@ TEST(MetricsFormat, HttpSinkDeliveryFigures) {
             std::string::npos);
 }
 
+TEST(MetricsFormat, DpdkExceptionPathCounters) {
+  MetricsSnapshot snapshot;
+  dataplane::DpdkFigures dpdk;
+  dpdk.to_kernel = 7;
+  dpdk.from_kernel = 5;
+  dpdk.exception_drops = 2;
+  add_dpdk_samples(dpdk, snapshot);
+  const std::string text = format_metrics(snapshot);
+  EXPECT_NE(text.find("# TYPE flowgate_dpdk_exception_to_kernel_total counter\n"
+                      "flowgate_dpdk_exception_to_kernel_total 7\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_dpdk_exception_from_kernel_total 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_dpdk_exception_drops_total 2\n"), std::string::npos) << text;
+}
+
 TEST(MetricsFormat, AlertRulesUseExportedNames) {
   MetricsSnapshot snapshot;
   dataplane::DpdkFigures dpdk;  // DPDK mode's families too
