@@ -9,7 +9,8 @@
 #   4. docker/Dockerfile's COPY sources exist, the paths the entry point uses are the ones the
 #      Dockerfile installs, its default configuration builds from config/flowgate.conf, and its
 #      EXPOSE and HEALTHCHECK ports are the configuration's.
-# Usage: docker/check.sh [FLOWGATE_BINARY]     (default build/flowgate). Cases 1b-1d need root.
+# Usage: docker/check.sh [FLOWGATE_BINARY]     (default build/flowgate). The capability cases
+# need root; without it they are skipped, and say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -82,7 +83,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   expect socket "runs as uid 65534.*user 0 with only NET_RAW" -- \
     FLOWGATE_INTERFACE=lo setpriv --reuid=nobody --regid=nogroup --clear-groups
 else
-  fail "cases with and without CAP_NET_RAW need root and setpriv (util-linux); ran as uid $(id -u)"
+  # As the other tests that need root do: say so and go on (CI runs as root).
+  echo "SKIP: the cases with and without CAP_NET_RAW need root and setpriv; ran as uid $(id -u)"
 fi
 expect socket "FLOWGATE_MODE=socket" -- FLOWGATE_INTERFACE=lo FLOWGATE_MODE=socket
 
