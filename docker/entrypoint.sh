@@ -132,7 +132,8 @@ fi
 # Lines are replaced in place where they exist; a missing key goes at the end of its table, a
 # missing table at the end of the file.
 run_config="$config"
-if [ "$requested" != config ] && [ "$mode" != dpdk ]; then
+if [ "$requested" != config ] && [ "$mode" != dpdk ] &&
+  ! { [ "$mode" = socket ] && [ "$file_mode" = socket ]; }; then
   mkdir -p "$run_dir"
   overlay="$run_dir/flowgate.conf"
   [ "$overlay" != "$config" ] || fail "FLOWGATE_RUN_DIR=$run_dir holds the configuration itself; choose another directory"
