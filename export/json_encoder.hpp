@@ -35,10 +35,12 @@ class JsonEncoder {
   // The most one record can take: encode() makes this much room, writes, and trims.
   size_t max_record_size() const noexcept { return max_record_size_; }
 
- private:
-  // Writes the record at p, which has max_record_size_ bytes of room; returns its end.
+  // Writes the record at p, which has max_record_size() bytes of room; returns its end. For a
+  // caller that keeps its own buffer and so need not zero-fill the room first as encode() does.
   char* write(char* p, const decode::FlowBlock& block, uint32_t row, uint64_t flush_timestamp_ms,
-              uint8_t port_rollup) const noexcept;
+              uint8_t port_rollup = 0) const noexcept;
+
+ private:
 
   std::string device_exporter_;  // `,"device":{"namespace":"…"},"exporter":{"ip":"`
   std::string host_;             // `,"host":"…"`

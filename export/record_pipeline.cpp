@@ -106,11 +106,16 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
     const uint32_t input = l < config_.listeners.size() ? config_.listeners[l].input : 0;
     if (batch_records_ == 0) batch_started_ms_ = now_ms_;
     const size_t e = std::min<size_t>(input, encoders_.size() - 1);
-    const size_t line = batch_.size();
-    encoders_[e].encode(b, r, flush_ms, batch_);
+    const JsonEncoder& encoder = encoders_[e];
+    if (batch_.size() - batch_used_ < encoder.max_record_size()) {
+      batch_.resize(std::max(batch_.size() * 2, batch_used_ + encoder.max_record_size()));
+    }
+    const size_t line = batch_used_;
+    batch_used_ = static_cast<size_t>(encoder.write(batch_.data() + line, b, r, flush_ms) -
+                                      batch_.data());
     if (want_points_) {
       point_encoders_[e].encode_with_message(
-          b, r, flush_ms, std::string_view(batch_).substr(line), points_);
+          b, r, flush_ms, std::string_view(batch_.data() + line, batch_used_ - line), points_);
     }
     if (++batch_records_ >= max_batch_records_) flush_batch();
   }
@@ -120,14 +125,16 @@ void RecordPipeline::flush_batch() {
   if (batch_records_ == 0) return;
   for (size_t i = 0; i < sinks_.size(); ++i) {
     Sink& s = *sinks_[i];
-    const std::string& text = s.encoding() == SinkEncoding::kLogPoints ? points_ : batch_;
+    const std::string_view text = s.encoding() == SinkEncoding::kLogPoints
+                                      ? std::string_view(points_)
+                                      : std::string_view(batch_.data(), batch_used_);
     const uint64_t started = monotonic_ns();
     const bool ok = s.write(text, batch_records_);
     sink_figures_[i].record(ok, monotonic_ns() - started);
     if (!ok) ++write_failures_;
   }
   written_ += batch_records_;
-  batch_.clear();
+  batch_used_ = 0;
   points_.clear();
   batch_records_ = 0;
 }

@@ -63,7 +63,10 @@ class RecordPipeline {
   std::unique_ptr<Aggregator> aggregator_;
   std::unique_ptr<decode::FlowBlock> aggregated_block_;
   decode::FlowOutput aggregated_;
-  std::string batch_;   // JSON lines
+  // JSON lines: the first batch_used_ bytes. The string only grows, so that encoding a record
+  // never zero-fills room for it (std::string::resize would, ~1 KiB per record).
+  std::string batch_;
+  size_t batch_used_ = 0;
   std::string points_;  // the same records as log points, when a sink takes them
   bool want_points_ = false;
   uint32_t batch_records_ = 0;
