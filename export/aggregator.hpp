@@ -48,6 +48,13 @@ class Aggregator {
   uint64_t flushed_early() const noexcept { return flushed_early_; }
   uint64_t dropped() const noexcept { return dropped_; }  // no output block when flushing
   uint64_t rollup_untracked() const noexcept { return rollup_.untracked(); }
+  uint32_t max_keys() const noexcept { return config_.max_keys; }
+  // What the aggregation table takes, from its sizes (fixed at construction by max_keys; the
+  // roll-up trackers, fixed by rollup_capacity, are not counted).
+  uint64_t memory_bytes() const noexcept {
+    return sizeof(*this) + entries_.capacity() * sizeof(Entry) +
+           index_.capacity() * sizeof(uint32_t) + index_hash_.capacity() * sizeof(uint64_t);
+  }
 
  private:
   struct Key {
