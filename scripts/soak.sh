@@ -17,6 +17,7 @@
 #   INTERVAL  seconds between samples                                      [10]
 #   CAPTURE   capture replayed   [../shared/corpus/graylog-plugin-netflow/netflow-data/nprobe-netflow9-3.pcap]
 #   WORKERS   collector worker threads                                     [1]
+#   BLASTER   the sender binary                      [build/bench/flowgate_udp_blaster]
 # Only loopback is used; the run is bounded by SECONDS (plus at most 60 s to drain and stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ interval="${INTERVAL:-10}"
 capture="${CAPTURE:-../shared/corpus/graylog-plugin-netflow/netflow-data/nprobe-netflow9-3.pcap}"
 workers="${WORKERS:-1}"
 flowgate=build/flowgate
-blaster=build/bench/flowgate_udp_blaster
+blaster="${BLASTER:-build/bench/flowgate_udp_blaster}"
 
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "usage: scripts/soak.sh [SECONDS]" >&2; exit 2; }
 [[ -f "$capture" ]] || { echo "no capture $capture (CAPTURE=...)" >&2; exit 2; }
@@ -61,7 +62,7 @@ wait_until() {
 }
 logged() { grep -qs "$1" "$2"; }
 metric() {  # a sample of /metrics, 0 when unreachable
-  curl -s --max-time 2 "http://127.0.0.1:$metrics_port/metrics" |
+  { curl -s --max-time 2 "http://127.0.0.1:$metrics_port/metrics" || true; } |
     awk -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }'
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$collector_pid/status"; }
