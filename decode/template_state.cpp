@@ -176,6 +176,17 @@ std::string errno_text(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
+// Loading puts every exporter into every worker's cache (which worker will hear from it is not
+// known here). Loaded exporters may fill at most half of the exporter table, so that exporters
+// that arrive live always find room; the rest are refused (counted).
+uint32_t loaded_exporter(TemplateCache& cache, const ExporterKey& key) {
+  for (uint32_t e = 0; e < cache.exporter_count(); ++e) {
+    if (cache.exporter(e).key == key) return e;
+  }
+  if (cache.exporter_count() >= cache.limits().max_exporters / 2) return TemplateCache::kNoExporter;
+  return cache.exporter_index(key);
+}
+
 }  // namespace
 
 std::string_view state_status_text(StateStatus s) noexcept {
@@ -302,7 +313,7 @@ void load_template_state(std::span<const uint8_t> body, uint64_t now_ns, uint64_
     ctx.meta.exporter = h.key.addr;
     ctx.meta.exporter_port = h.key.port;
     ctx.meta.receive_ns = h.refreshed_ns;
-    ctx.exporter = cache.exporter_index(h.key);
+    ctx.exporter = loaded_exporter(cache, h.key);
     if (ctx.exporter == TemplateCache::kNoExporter) {
       ++figures.refused;
       return;
@@ -324,7 +335,7 @@ void load_template_state(std::span<const uint8_t> body, uint64_t now_ns, uint64_
       ++figures.stale;
       return;
     }
-    const uint32_t e = cache.exporter_index(h.key);
+    const uint32_t e = loaded_exporter(cache, h.key);
     DomainInfo* d = e == TemplateCache::kNoExporter ? nullptr : cache.exporter(e).domain(h.domain);
     if (d == nullptr) {
       ++figures.refused;
@@ -341,7 +352,7 @@ void load_template_state(std::span<const uint8_t> body, uint64_t now_ns, uint64_
       ++figures.stale;
       return;
     }
-    const uint32_t e = cache.exporter_index(h.key);
+    const uint32_t e = loaded_exporter(cache, h.key);
     if (e == TemplateCache::kNoExporter ||
         !cache.exporter(e).set_sampler(h.domain, sampler, rate, h.refreshed_ns)) {
       ++figures.refused;

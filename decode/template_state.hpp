@@ -69,7 +69,8 @@ struct StateLoadFigures {
 // from the exporter would; each keeps the refresh time it was saved with, so the template
 // timeout counts from when the exporter last sent it. Entries refreshed more than `max_age_ns`
 // before `now_ns` are skipped (max_age_ns 0: none is); so is an entry the cache already holds
-// with a newer refresh time (several shards may have saved the same template).
+// with a newer refresh time (several shards may have saved the same template). Loaded
+// exporters take at most half of the cache's exporter table; entries past that are refused.
 void load_template_state(std::span<const uint8_t> body, uint64_t now_ns, uint64_t max_age_ns,
                          TemplateCache& cache, StateLoadFigures& figures);
 

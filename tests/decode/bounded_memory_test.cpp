@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "decode/datagram_decoder.hpp"
@@ -96,6 +97,8 @@ TEST(BoundedMemory, ExporterFloodStaysWithinTheExporterTables) {
   EXPECT_EQ(s.stats.overflow(), kFlood - s.stats.capacity());
   EXPECT_EQ(s.cache.memory_bytes(), cache_bytes);
   EXPECT_EQ(s.stats.memory_bytes(), stats_bytes);
+  RecordProperty("template_cache_bytes", std::to_string(cache_bytes));
+  RecordProperty("exporter_stats_bytes", std::to_string(stats_bytes));
 }
 
 TEST(BoundedMemory, PendingDataFloodFromManyExportersStaysWithinTheArena) {

@@ -192,6 +192,31 @@ TEST(TemplateState, TheNewestCopyOfATemplateWins) {
   EXPECT_EQ(refreshed, newer.meta.receive_ns);
 }
 
+TEST(TemplateState, LoadedExportersLeaveHalfTheExporterTableForLiveOnes) {
+  const Exports e = exports();
+  DecoderHarness sent;
+  for (uint16_t port = 1; port <= 8; ++port) {
+    sent.meta.exporter_port = port;
+    decode_all(sent, e.v9_templates, false);
+  }
+  const std::vector<uint8_t> file = state_of(sent.templates, DecoderHarness::kReceiveNs);
+  std::span<const uint8_t> body;
+  ASSERT_EQ(decode::parse_template_state(file, body), StateStatus::kOk);
+  decode::TemplateCacheLimits limits;
+  limits.max_exporters = 8;
+  DecoderHarness restarted(limits);
+  StateLoadFigures f;
+  decode::load_template_state(body, DecoderHarness::kReceiveNs, kHourNs, restarted.templates, f);
+  EXPECT_EQ(restarted.templates.exporter_count(), 4u);
+  EXPECT_EQ(f.templates, sent.templates.template_count() / 2);
+  EXPECT_EQ(f.refused, sent.templates.template_count() / 2);
+  // A live exporter still finds room.
+  restarted.meta.exporter_port = 100;
+  decode_all(restarted, e.v9_templates, false);
+  EXPECT_EQ(restarted.templates.exporter_count(), 5u);
+  EXPECT_EQ(restarted.counters.error(decode::DecodeStatus::kExporterLimit), 0u);
+}
+
 class TemplateStateFile : public ::testing::Test {
  protected:
   void SetUp() override {
