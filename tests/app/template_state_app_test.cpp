@@ -66,7 +66,7 @@ class TemplateStateApp : public ::testing::Test {
   fs::path dir() const { return dir_.path(); }
 
   // Starts flowgate (two workers, no aggregation, a file output), waits until it listens.
-  void start(const std::string& run, const fs::path& state) {
+  void start(const std::string& run, const fs::path& state, uint16_t metrics_port = 0) {
     std::ofstream(dir() / (run + ".conf"))
         << "[[inputs.netflow]]\n"
            "  [[inputs.netflow.listeners]]\n"
@@ -84,7 +84,8 @@ class TemplateStateApp : public ::testing::Test {
         << "path = \"" << (dir() / (run + ".jsonl")).string() << "\"\n"
         << "flush_interval = \"100ms\"\n"
            "[metrics]\n"
-           "listen = \"\"\n";
+        << "listen = \"" << (metrics_port == 0 ? "" : "127.0.0.1:" + std::to_string(metrics_port))
+        << "\"\n";
     collector_ = std::make_unique<Child>();
     ASSERT_TRUE(collector_->start({"-c", (dir() / (run + ".conf")).string()},
                                   dir() / (run + ".out"), err(run)));
@@ -150,6 +151,42 @@ TEST_F(TemplateStateApp, ARestartDecodesDataFromTheFirstDatagram) {
   const std::vector<std::string> second = comparable_records(dir() / "second.jsonl");
   EXPECT_EQ(second, first) << difference(first, second);
   EXPECT_EQ(second_log.find("pending_buffered="), std::string::npos) << second_log;
+}
+
+// The periodic save: a collector that is killed (no shutdown save) still left its templates.
+TEST_F(TemplateStateApp, PeriodicSavesSurviveAKill) {
+  const fs::path state = dir() / "templates.state";
+  start("killed", state);
+  ASSERT_TRUE(exporter_.send(v9_templates_, port_));
+  ASSERT_TRUE(exporter_.send(ipfix_templates_, port_));
+  const auto saved_with_templates = [&] {
+    std::vector<uint8_t> file;
+    std::span<const uint8_t> body;
+    return decode::read_template_state_file(state.string(), file) == decode::StateStatus::kOk &&
+           decode::parse_template_state(file, body) == decode::StateStatus::kOk && !body.empty();
+  };
+  ASSERT_TRUE(wait_for(saved_with_templates)) << read_text(err("killed"));
+  collector_->signal(SIGKILL);
+  EXPECT_EQ(collector_->wait_exit(), 128 + SIGKILL);
+
+  const uint16_t metrics_port = free_port(SOCK_STREAM);
+  ASSERT_NE(metrics_port, 0);
+  start("after", state, metrics_port);
+  HttpReply reply;
+  ASSERT_TRUE(wait_for([&] { return (reply = http_get(metrics_port, "/metrics")).status == 200; }));
+  const auto metrics = samples(reply.body);
+  EXPECT_GE(metrics.count("flowgate_template_state_loaded_templates"), 1u);
+  EXPECT_GE(sum_prefixed(metrics, "flowgate_template_state_loaded_templates"), 2u);
+  EXPECT_EQ(sum_prefixed(metrics, "flowgate_template_state_load_failures_total"), 0u);
+  ASSERT_TRUE(exporter_.send(v9_data_, port_));
+  ASSERT_TRUE(exporter_.send(ipfix_data_, port_));
+  ASSERT_TRUE(wait_for([&] {
+    const std::string text = read_text(dir() / "after.jsonl");
+    return text.find("\"type\":\"netflow9\"") != std::string::npos &&
+           text.find("\"type\":\"ipfix\"") != std::string::npos;
+  })) << read_text(err("after"));
+  const std::string log = stop("after");
+  EXPECT_EQ(log.find("pending_buffered="), std::string::npos) << log;
 }
 
 TEST_F(TemplateStateApp, WithoutTheStateFileTheSameDataWaitsForTemplates) {
