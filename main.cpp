@@ -653,13 +653,19 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
       return 1;
     }
   }
+  // Loaded before "socket mode" is logged (what scripts and tests wait for) and before the
+  // workers start.
+  TemplatePersistence persistence(c);
+  std::vector<dataplane::DecodeShard*> shards;
+  for (auto& w : workers) shards.push_back(&w->shard());
+  if (!persistence.prepare(shards)) return 1;
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),
                c.aggregation.enabled ? "on" : "off");
 
   RunningSource source;
-  for (auto& w : workers) source.shards.push_back(&w->shard());
+  source.shards = shards;
   source.request_stop = [&] {
     for (auto& w : workers) w->request_stop();
   };
@@ -672,8 +678,6 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
   source.join = [&] {
     for (auto& w : workers) w->join();
   };
-  TemplatePersistence persistence(c);
-  if (!persistence.prepare(source.shards)) return 1;
   for (auto& w : workers) w->start();
   return run_exporter(c, std::move(sinks), source, persistence);
 }
@@ -721,6 +725,11 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
     spdlog::error("dpdk: {}", error);
     return 1;
   }
+  TemplatePersistence persistence(c);
+  if (!persistence.prepare(dpdk->shards())) {
+    dpdk->shutdown();
+    return 1;
+  }
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("{}; aggregation {}", dpdk->description(), c.aggregation.enabled ? "on" : "off");
@@ -733,11 +742,6 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
   source.tick = [&] { dpdk->refresh_port_figures(); };
   source.add_metrics = [&](exporter::MetricsSnapshot& s) { exporter::add_dpdk_samples(dpdk->figures(), s); };
   source.dropped = [&] { return dpdk->figures().dropped(); };
-  TemplatePersistence persistence(c);
-  if (!persistence.prepare(source.shards)) {
-    dpdk->shutdown();
-    return 1;
-  }
   if (!dpdk->launch(error)) {
     spdlog::error("dpdk: {}", error);
     dpdk->shutdown();
@@ -768,6 +772,8 @@ int run_af_packet(const config::Config& c) {
   }
   std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
+  TemplatePersistence persistence(c);
+  if (!persistence.prepare(rings->shards())) return 1;
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("{}; aggregation {}", rings->description(), c.aggregation.enabled ? "on" : "off");
@@ -777,8 +783,6 @@ int run_af_packet(const config::Config& c) {
   source.request_stop = [&] { rings->request_stop(); };
   source.finished = [&] { return rings->finished(); };
   source.join = [&] { rings->join(); };
-  TemplatePersistence persistence(c);
-  if (!persistence.prepare(source.shards)) return 1;
   rings->start();
   return run_exporter(c, std::move(sinks), source, persistence);
 }

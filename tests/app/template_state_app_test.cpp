@@ -159,11 +159,23 @@ TEST_F(TemplateStateApp, PeriodicSavesSurviveAKill) {
   start("killed", state);
   ASSERT_TRUE(exporter_.send(v9_templates_, port_));
   ASSERT_TRUE(exporter_.send(ipfix_templates_, port_));
+  // Both exporters' templates in the file (each worker saves what it has heard).
   const auto saved_with_templates = [&] {
     std::vector<uint8_t> file;
     std::span<const uint8_t> body;
-    return decode::read_template_state_file(state.string(), file) == decode::StateStatus::kOk &&
-           decode::parse_template_state(file, body) == decode::StateStatus::kOk && !body.empty();
+    if (decode::read_template_state_file(state.string(), file) != decode::StateStatus::kOk ||
+        decode::parse_template_state(file, body) != decode::StateStatus::kOk) {
+      return false;
+    }
+    decode::TemplateCache cache;
+    decode::StateLoadFigures f;
+    decode::load_template_state(body, 0, 0, cache, f);
+    bool v9 = false, ipfix = false;
+    cache.for_each_template([&](const decode::ExporterKey& k, uint32_t, const auto&, auto, uint64_t) {
+      v9 |= k.version == decode::FlowType::kNetflow9;
+      ipfix |= k.version == decode::FlowType::kIpfix;
+    });
+    return v9 && ipfix;
   };
   ASSERT_TRUE(wait_for(saved_with_templates)) << read_text(err("killed"));
   collector_->signal(SIGKILL);
