@@ -322,11 +322,16 @@ class TemplatePersistence {
 
   bool enabled() const { return !c_.template_state.empty(); }
 
-  // Before the workers start: sets the template timeout and save interval of every shard and
-  // loads the file. False (logged) when the file's directory does not take a file of ours.
+  // Before the workers start: sets every shard's template cache caps, template timeout and save
+  // interval, and loads the file. False (logged) when its directory does not take a file of ours.
   bool prepare(const std::vector<dataplane::DecodeShard*>& shards) {
     shards_ = shards;
+    decode::TemplateCacheLimits limits;
+    limits.max_exporters = c_.max_exporters;
+    limits.max_templates = c_.max_templates;
+    limits.max_templates_per_exporter = c_.max_templates_per_exporter;
     for (dataplane::DecodeShard* s : shards_) {
+      s->set_template_limits(limits);
       s->set_template_state(c_.template_timeout_ms, enabled() ? c_.template_state_interval_ms : 0);
     }
     if (!enabled()) return true;

@@ -73,6 +73,10 @@ struct CollectorConfig {
   // A template not re-sent for this long is dropped (and not loaded from the state file);
   // 0 keeps templates until replaced.
   uint64_t template_timeout_ms = 3'600'000;
+  // Per-worker template cache caps (decode::TemplateCacheLimits' defaults).
+  uint32_t max_exporters = 1024;
+  uint32_t max_templates = 4096;
+  uint32_t max_templates_per_exporter = 512;
   DpdkConfig dpdk;
   AfPacketConfig af_packet;
 };

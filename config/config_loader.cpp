@@ -362,8 +362,8 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   if (t == nullptr) return;
   r.check_keys(*t, "collector",
                {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "receive_buffer_bytes",
-                "template_state", "template_state_interval", "template_timeout", "dpdk",
-                "af_packet"});
+                "template_state", "template_state_interval", "template_timeout", "max_exporters",
+                "max_templates", "max_templates_per_exporter", "dpdk", "af_packet"});
   std::string mode;
   r.read_string(*t, "collector", "mode", mode);
   if (mode == "socket") {
@@ -382,6 +382,11 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
               c.collector.receive_buffer_bytes);
   r.read_uint_array(*t, "collector", "cpus", 4095, c.collector.cpus);
   read_template_state(r, *t, c.collector);
+  // Exporter indexes are packed into 16 bits of a template's key: at most 65535.
+  r.read_uint(*t, "collector", "max_exporters", 1, 65535, c.collector.max_exporters);
+  r.read_uint(*t, "collector", "max_templates", 1, 262'144, c.collector.max_templates);
+  r.read_uint(*t, "collector", "max_templates_per_exporter", 1, 65535,
+              c.collector.max_templates_per_exporter);
   r.read_string(*t, "collector", "bind_host", c.collector.bind_host);
   if (!valid_ip(c.collector.bind_host)) {
     r.error(t->get("bind_host")->source(), "collector.bind_host",

@@ -141,6 +141,12 @@ void DecodeShard::set_template_state(uint64_t template_ttl_ms, uint64_t save_int
   state_interval_ms_ = save_interval_ms;
 }
 
+void DecodeShard::set_template_limits(const decode::TemplateCacheLimits& limits) {
+  decode::TemplateCacheLimits l = limits;
+  l.template_ttl_ns = templates_->limits().template_ttl_ns;
+  templates_ = std::make_unique<decode::TemplateCache>(l);
+}
+
 void DecodeShard::load_template_state(std::span<const uint8_t> body, uint64_t now_ns,
                                       uint64_t max_age_ns, decode::StateLoadFigures& figures) {
   decode::load_template_state(body, now_ns, max_age_ns, *templates_, figures);

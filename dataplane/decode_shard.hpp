@@ -87,6 +87,8 @@ class DecodeShard {
   // the owning thread copies its templates and sampling options into the state buffer that
   // often in housekeeping, and once more in finish().
   void set_template_state(uint64_t template_ttl_ms, uint64_t save_interval_ms) noexcept;
+  // Replaces the (empty) template cache with one of these caps; before the thread starts.
+  void set_template_limits(const decode::TemplateCacheLimits& limits);
   // Loads a checked state body (decode::parse_template_state) into this shard's cache.
   void load_template_state(std::span<const uint8_t> body, uint64_t now_ns, uint64_t max_age_ns,
                            decode::StateLoadFigures& figures);

@@ -247,5 +247,32 @@ TEST_F(TemplateStateApp, AnUnwritableLocationStopsStartUpNamingTheKey) {
       << read_text(err("bad"));
 }
 
+// [collector] max_exporters reaches the workers' caches: a second exporter is refused, counted.
+TEST_F(TemplateStateApp, TheExporterCapIsConfigurable) {
+  std::ofstream(dir() / "cap.conf") << "[[inputs.netflow]]\n"
+                                       "  [[inputs.netflow.listeners]]\n"
+                                       "    flow_type = \"auto\"\n"
+                                       "    bind_host = \"127.0.0.1\"\n"
+                                    << "    port = " << port_ << "\n"
+                                    << "[collector]\n"
+                                       "max_exporters = 1\n"
+                                       "[[outputs]]\n"
+                                       "type = \"file\"\n"
+                                    << "path = \"" << (dir() / "cap.jsonl").string() << "\"\n"
+                                    << "[metrics]\nlisten = \"\"\n";
+  collector_ = std::make_unique<Child>();
+  ASSERT_TRUE(collector_->start({"-c", (dir() / "cap.conf").string()}, dir() / "cap.out", err("cap")));
+  ASSERT_TRUE(wait_for([&] {
+    return collector_->exited() || read_text(err("cap")).find("socket mode") != std::string::npos;
+  })) << read_text(err("cap"));
+  Exporter second;  // another source port: another exporter
+  ASSERT_TRUE(exporter_.send(v9_templates_, port_));
+  ASSERT_TRUE(second.send(v9_templates_, port_));
+  pause_ms(300);
+  const std::string log = stop("cap");
+  EXPECT_NE(log.find("exporter_limit=" + std::to_string(v9_templates_.size())), std::string::npos)
+      << log;
+}
+
 }  // namespace
 }  // namespace flowgate
