@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config_loader.hpp"
@@ -27,6 +28,7 @@
 #include "dataplane/worker.hpp"
 #include "decode/datagram_decoder.hpp"
 #include "decode/interface_counter_store.hpp"
+#include "decode/template_state.hpp"
 #include "export/dashboard_api.hpp"
 #include "export/dashboard_page.hpp"
 #include "export/dashboard_window.hpp"
@@ -305,6 +307,151 @@ struct RunningSource {
   std::function<uint64_t()> dropped = [] { return uint64_t{0}; };  // lost before decoding
 };
 
+// [collector] template_state: the file is loaded into every shard before the workers start
+// (whichever worker an exporter lands on then has its templates: SO_REUSEPORT, the af_packet
+// fanout and the DPDK hash decide that, not us), saved every template_state_interval from a
+// thread of its own, and once more after the workers have finished. The workers only copy
+// their caches into a buffer in housekeeping (DecodeShard::template_state); the file I/O and
+// its fsyncs never run on a worker or the exporter thread.
+class TemplatePersistence {
+ public:
+  explicit TemplatePersistence(const config::Config& c) : c_(c.collector), path_(c.path) {}
+  TemplatePersistence(const TemplatePersistence&) = delete;
+  TemplatePersistence& operator=(const TemplatePersistence&) = delete;
+  ~TemplatePersistence() { stop_thread(); }
+
+  bool enabled() const { return !c_.template_state.empty(); }
+
+  // Before the workers start: sets every shard's template cache caps, template timeout and save
+  // interval, and loads the file. False (logged) when its directory does not take a file of ours.
+  bool prepare(const std::vector<dataplane::DecodeShard*>& shards) {
+    shards_ = shards;
+    decode::TemplateCacheLimits limits;
+    limits.max_exporters = c_.max_exporters;
+    limits.max_templates = c_.max_templates;
+    limits.max_templates_per_exporter = c_.max_templates_per_exporter;
+    for (dataplane::DecodeShard* s : shards_) {
+      s->set_template_limits(limits);
+      s->set_template_state(c_.template_timeout_ms, enabled() ? c_.template_state_interval_ms : 0);
+    }
+    if (!enabled()) return true;
+    std::string error;
+    if (!decode::probe_template_state_path(c_.template_state, error)) {
+      spdlog::error("{}: collector.template_state: {} (the directory must be writable by "
+                    "flowgate; or remove the key to run without template persistence)",
+                    path_, error);
+      return false;
+    }
+    std::vector<uint8_t> file;
+    decode::StateStatus st = decode::read_template_state_file(c_.template_state, file);
+    std::span<const uint8_t> body;
+    if (st == decode::StateStatus::kOk) st = decode::parse_template_state(file, body);
+    if (st == decode::StateStatus::kMissing) {
+      spdlog::info("template state: no {} yet; templates are learned from the exporters",
+                   c_.template_state);
+      return true;
+    }
+    if (st != decode::StateStatus::kOk) {
+      load_failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("template state: {} {}; ignored, starting with empty template caches",
+                   c_.template_state, decode::state_status_text(st));
+      return true;
+    }
+    const uint64_t now_ns = wall_ms() * 1'000'000;
+    decode::StateLoadFigures first;
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      decode::StateLoadFigures f;
+      shards_[i]->load_template_state(body, now_ns, c_.template_timeout_ms * 1'000'000, f);
+      if (i == 0) first = f;
+    }
+    loaded_templates_.store(first.templates, std::memory_order_relaxed);
+    loaded_stale_.store(first.stale, std::memory_order_relaxed);
+    spdlog::info("template state: loaded {} template(s) and {} sampling option(s) from {} into "
+                 "each of {} worker(s); {} older than the template timeout skipped, {} refused",
+                 first.templates, first.options, c_.template_state, shards_.size(), first.stale,
+                 first.refused);
+    return true;
+  }
+
+  // Starts the periodic saves (after the workers have started).
+  void start() {
+    if (!enabled()) return;
+    thread_ = std::thread([this] {
+      uint64_t next_ms = wall_ms() + c_.template_state_interval_ms;
+      while (!stop_.load(std::memory_order_relaxed)) {
+        const timespec pause{0, 50'000'000};
+        nanosleep(&pause, nullptr);
+        if (wall_ms() < next_ms) continue;
+        next_ms = wall_ms() + c_.template_state_interval_ms;
+        save(false);
+      }
+    });
+  }
+
+  // After the workers have finished (each copied its cache a last time in finish()).
+  void finish() {
+    stop_thread();
+    if (enabled()) save(true);
+  }
+
+  void add_metrics(exporter::MetricsSnapshot& s) const {
+    if (!enabled()) return;
+    const auto add = [&](const char* name, const char* help, const std::atomic<uint64_t>& v,
+                         bool counter) {
+      s.source.push_back({name, help, "", v.load(std::memory_order_relaxed), counter});
+    };
+    add("template_state_saves_total", "template state files written", saves_, true);
+    add("template_state_save_failures_total", "template state writes that failed (old file kept)",
+        save_failures_, true);
+    add("template_state_load_failures_total",
+        "template state files ignored at start: corrupt, truncated or another version",
+        load_failures_, true);
+    add("template_state_loaded_templates", "templates loaded from the state file at start (per worker)",
+        loaded_templates_, false);
+    add("template_state_stale_skipped", "state file entries older than the template timeout at start",
+        loaded_stale_, false);
+    add("template_state_bytes", "size of the last template state file written", bytes_, false);
+  }
+
+ private:
+  void stop_thread() {
+    stop_.store(true, std::memory_order_relaxed);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void save(bool final) {
+    std::vector<std::vector<uint8_t>> bodies;
+    for (const dataplane::DecodeShard* s : shards_) {
+      uint64_t copies = 0;
+      bodies.push_back(s->template_state(&copies));
+      // A shard that has not copied its cache yet would save as empty: keep the old file.
+      if (copies == 0) return;
+    }
+    const std::vector<uint8_t> file = decode::template_state_file(bodies, wall_ms() * 1'000'000);
+    std::string error;
+    if (!decode::write_template_state_file(c_.template_state, file, error)) {
+      save_failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("template state: {}; the previous file is kept", error);
+      return;
+    }
+    saves_.fetch_add(1, std::memory_order_relaxed);
+    bytes_.store(file.size(), std::memory_order_relaxed);
+    if (final) spdlog::info("template state: saved {} bytes to {}", file.size(), c_.template_state);
+  }
+
+  const config::CollectorConfig& c_;
+  std::string path_;
+  std::vector<dataplane::DecodeShard*> shards_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> saves_{0};
+  std::atomic<uint64_t> save_failures_{0};
+  std::atomic<uint64_t> load_failures_{0};
+  std::atomic<uint64_t> loaded_templates_{0};
+  std::atomic<uint64_t> loaded_stale_{0};
+  std::atomic<uint64_t> bytes_{0};
+};
+
 // What /metrics and /api/summary show: the shards' published counters and snapshots, the
 // exporter thread's figures, and what the source adds.
 struct MetricsInputs {
@@ -312,6 +459,7 @@ struct MetricsInputs {
   const RunningSource& source;
   const exporter::PublishedPipelineFigures& figures;
   const exporter::PublishedSinkFigures& sink_figures;
+  const TemplatePersistence& persistence;
 };
 
 exporter::MetricsSnapshot metrics_snapshot(const MetricsInputs& in) {
@@ -330,6 +478,7 @@ exporter::MetricsSnapshot metrics_snapshot(const MetricsInputs& in) {
   s.max_exporters = in.config.metrics.max_exporters;
   s.max_interfaces = in.config.metrics.max_interfaces;
   in.source.add_metrics(s);
+  in.persistence.add_metrics(s);
   return s;
 }
 
@@ -387,19 +536,20 @@ void install_signal_handlers() {
 // returns them, runs the periodic work; on SIGTERM stops the source, drains the rings, flushes
 // aggregation and sinks, and logs the exit summary.
 int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>> sinks,
-                 RunningSource& source) {
+                 RunningSource& source, TemplatePersistence& persistence) {
   exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks),
                                     collector_ip());
   exporter::PublishedPipelineFigures figures;
   exporter::PublishedSinkFigures sink_figures;
   exporter::DashboardWindow window(c.metrics.dashboard_minutes);
   exporter::MetricsServer metrics;
-  const MetricsInputs inputs{c, source, figures, sink_figures};
+  const MetricsInputs inputs{c, source, figures, sink_figures, persistence};
   if (!start_metrics(inputs, window, metrics)) {
     source.request_stop();
     source.join();
     return 1;
   }
+  persistence.start();
   // The window costs the exporter thread a few table probes per record: only when served.
   if (metrics.port() != 0) pipeline.set_dashboard(&window);
   uint64_t next_tick_ms = 0;
@@ -442,6 +592,7 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
   while (!source.finished()) drain();
   drain();
   source.join();
+  persistence.finish();
   source.tick();
   pipeline.finish(wall_ms());
   metrics.stop();
@@ -507,13 +658,19 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
       return 1;
     }
   }
+  // Loaded before "socket mode" is logged (what scripts and tests wait for) and before the
+  // workers start.
+  TemplatePersistence persistence(c);
+  std::vector<dataplane::DecodeShard*> shards;
+  for (auto& w : workers) shards.push_back(&w->shard());
+  if (!persistence.prepare(shards)) return 1;
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),
                c.aggregation.enabled ? "on" : "off");
 
   RunningSource source;
-  for (auto& w : workers) source.shards.push_back(&w->shard());
+  source.shards = shards;
   source.request_stop = [&] {
     for (auto& w : workers) w->request_stop();
   };
@@ -527,7 +684,7 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
     for (auto& w : workers) w->join();
   };
   for (auto& w : workers) w->start();
-  return run_exporter(c, std::move(sinks), source);
+  return run_exporter(c, std::move(sinks), source, persistence);
 }
 
 dataplane::DpdkOptions dpdk_options(const config::Config& c) {
@@ -574,6 +731,11 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
     spdlog::error("dpdk: {}", error);
     return 1;
   }
+  TemplatePersistence persistence(c);
+  if (!persistence.prepare(dpdk->shards())) {
+    dpdk->shutdown();
+    return 1;
+  }
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("{}; aggregation {}", dpdk->description(), c.aggregation.enabled ? "on" : "off");
@@ -591,7 +753,7 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
     dpdk->shutdown();
     return 1;
   }
-  return run_exporter(c, std::move(sinks), source);
+  return run_exporter(c, std::move(sinks), source, persistence);
 }
 
 // af_packet mode: a worker thread per TPACKET_V3 ring on the interface (a fanout group on the
@@ -616,6 +778,8 @@ int run_af_packet(const config::Config& c) {
   }
   std::vector<std::unique_ptr<exporter::Sink>> sinks;
   if (!open_sinks(c, sinks)) return 1;
+  TemplatePersistence persistence(c);
+  if (!persistence.prepare(rings->shards())) return 1;
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("{}; aggregation {}", rings->description(), c.aggregation.enabled ? "on" : "off");
@@ -626,7 +790,7 @@ int run_af_packet(const config::Config& c) {
   source.finished = [&] { return rings->finished(); };
   source.join = [&] { rings->join(); };
   rings->start();
-  return run_exporter(c, std::move(sinks), source);
+  return run_exporter(c, std::move(sinks), source, persistence);
 }
 
 int run_live(const config::Config& c) {

@@ -67,6 +67,17 @@ struct CollectorConfig {
   uint32_t blocks_per_worker = 128;
   // Socket mode: SO_RCVBUF(FORCE) per socket; what absorbs a burst while a worker is busy.
   uint32_t receive_buffer_bytes = 32u << 20;
+  // Template persistence: the file the templates and sampling options are saved to every
+  // template_state_interval and at shutdown, and loaded from at start; "" is off.
+  std::string template_state;
+  uint64_t template_state_interval_ms = 60'000;
+  // A template not re-sent for this long is dropped (and not loaded from the state file);
+  // 0 keeps templates until replaced.
+  uint64_t template_timeout_ms = 3'600'000;
+  // Per-worker template cache caps (decode::TemplateCacheLimits' defaults).
+  uint32_t max_exporters = 1024;
+  uint32_t max_templates = 4096;
+  uint32_t max_templates_per_exporter = 512;
   DpdkConfig dpdk;
   AfPacketConfig af_packet;
 };

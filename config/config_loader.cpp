@@ -1,6 +1,8 @@
 #include "config/config_loader.hpp"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -409,12 +411,39 @@ void read_inputs(Reader& r, const toml::table& root, Config& c) {
   }
 }
 
+// [collector] template_state: the file must be one flowgate can replace atomically, so its
+// directory must exist and be writable (the temporary file and the rename happen there).
+void read_template_state(Reader& r, const toml::table& t, CollectorConfig& c) {
+  r.read_string(t, "collector", "template_state", c.template_state, true);
+  r.read_duration(t, "collector", "template_state_interval", 1000, c.template_state_interval_ms);
+  r.read_duration(t, "collector", "template_timeout", 0, c.template_timeout_ms);
+  if (c.template_state.empty()) return;
+  const toml::node* n = t.get("template_state");
+  const std::string& path = c.template_state;
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (path.back() == '/' || (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+    r.error(n->source(), "collector.template_state",
+            "\"" + path + "\" is a directory; name a file in it, e.g. \"" +
+                (path.back() == '/' ? path : path + "/") + "templates.state\"");
+  } else if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    r.error(n->source(), "collector.template_state",
+            "directory \"" + dir + "\" does not exist; create it (writable by flowgate)");
+  } else if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    r.error(n->source(), "collector.template_state",
+            "directory \"" + dir + "\" is not writable; flowgate writes the file there atomically "
+            "(a temporary file, then a rename)");
+  }
+}
+
 void read_collector(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "", "collector");
   if (t == nullptr) return;
   r.check_keys(*t, "collector",
                {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "receive_buffer_bytes",
-                "dpdk", "af_packet"});
+                "template_state", "template_state_interval", "template_timeout", "max_exporters",
+                "max_templates", "max_templates_per_exporter", "dpdk", "af_packet"});
   std::string mode;
   r.read_string(*t, "collector", "mode", mode);
   if (mode == "socket") {
@@ -432,6 +461,12 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   r.read_uint(*t, "collector", "receive_buffer_bytes", 65536, 1 << 30,
               c.collector.receive_buffer_bytes);
   r.read_uint_array(*t, "collector", "cpus", 4095, c.collector.cpus);
+  read_template_state(r, *t, c.collector);
+  // Exporter indexes are packed into 16 bits of a template's key: at most 65535.
+  r.read_uint(*t, "collector", "max_exporters", 1, 65535, c.collector.max_exporters);
+  r.read_uint(*t, "collector", "max_templates", 1, 262'144, c.collector.max_templates);
+  r.read_uint(*t, "collector", "max_templates_per_exporter", 1, 65535,
+              c.collector.max_templates_per_exporter);
   r.read_string(*t, "collector", "bind_host", c.collector.bind_host);
   if (!valid_ip(c.collector.bind_host)) {
     r.error(t->get("bind_host")->source(), "collector.bind_host",

@@ -123,8 +123,53 @@ void DecodeShard::housekeeping(uint64_t now_ms) noexcept {
     }
   }
   decode_.pending_dropped += templates_->expire_pending(now_ms * 1'000'000);
+  if (now_ms >= next_expiry_ms_) {
+    // A scan of the template slots: about once a second, like the snapshot.
+    next_expiry_ms_ = now_ms + 1000;
+    decode_.templates_expired += templates_->expire_templates(now_ms * 1'000'000);
+  }
+  if (state_interval_ms_ != 0 && now_ms >= next_state_ms_) {
+    next_state_ms_ = now_ms + state_interval_ms_;
+    publish_template_state();
+  }
   publish();
   publish_snapshot(now_ms, false);
+}
+
+void DecodeShard::set_template_state(uint64_t template_ttl_ms, uint64_t save_interval_ms) noexcept {
+  templates_->set_template_ttl(template_ttl_ms * 1'000'000);
+  state_interval_ms_ = save_interval_ms;
+}
+
+void DecodeShard::set_template_limits(const decode::TemplateCacheLimits& limits) {
+  decode::TemplateCacheLimits l = limits;
+  l.template_ttl_ns = templates_->limits().template_ttl_ns;
+  templates_ = std::make_unique<decode::TemplateCache>(l);
+}
+
+void DecodeShard::load_template_state(std::span<const uint8_t> body, uint64_t now_ns,
+                                      uint64_t max_age_ns, decode::StateLoadFigures& figures) {
+  decode::load_template_state(body, now_ns, max_age_ns, *templates_, figures);
+}
+
+// Serialises the cache into the scratch buffer (no lock held), then swaps it in: the lock
+// covers a swap of two vectors.
+void DecodeShard::publish_template_state() noexcept {
+  try {
+    state_scratch_.clear();
+    decode::append_template_state(*templates_, state_scratch_);
+    const std::lock_guard<std::mutex> lock(state_mutex_);
+    state_.swap(state_scratch_);
+    ++state_copies_;
+  } catch (...) {
+    // Out of memory while growing the buffer: the previous copy stays; collection goes on.
+  }
+}
+
+std::vector<uint8_t> DecodeShard::template_state(uint64_t* copies) const {
+  const std::lock_guard<std::mutex> lock(state_mutex_);
+  if (copies != nullptr) *copies = state_copies_;
+  return state_;
 }
 
 // The one place a worker takes a lock, about once a second, so that the metrics thread can
@@ -162,6 +207,7 @@ void DecodeShard::finish() noexcept {
       counters_.ring_full_records += last->size;
     }
   }
+  if (state_interval_ms_ != 0) publish_template_state();
   publish();
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);

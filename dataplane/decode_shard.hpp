@@ -18,6 +18,7 @@
 #include "decode/interface_counter_store.hpp"
 #include "decode/shard_snapshot.hpp"
 #include "decode/template_cache.hpp"
+#include "decode/template_state.hpp"
 
 namespace flowgate::dataplane {
 
@@ -80,11 +81,29 @@ class DecodeShard {
 
   uint32_t index() const noexcept { return config_.index; }
 
+  // Template persistence ([collector] template_state). Both are called before the owning
+  // thread starts (the thread's start orders them before its first read).
+  // Templates not re-sent for `template_ttl_ms` expire (0: never); with `save_interval_ms`
+  // the owning thread copies its templates and sampling options into the state buffer that
+  // often in housekeeping, and once more in finish().
+  void set_template_state(uint64_t template_ttl_ms, uint64_t save_interval_ms) noexcept;
+  // Replaces the (empty) template cache with one of these caps; before the thread starts.
+  void set_template_limits(const decode::TemplateCacheLimits& limits);
+  // Loads a checked state body (decode::parse_template_state) into this shard's cache.
+  void load_template_state(std::span<const uint8_t> body, uint64_t now_ns, uint64_t max_age_ns,
+                           decode::StateLoadFigures& figures);
+  // The records last copied by the owning thread (empty before the first copy), and how many
+  // copies there have been. Any thread.
+  std::vector<uint8_t> template_state(uint64_t* copies = nullptr) const;
+  // Bytes the template cache's tables take (fixed at construction by its limits).
+  uint64_t template_cache_bytes() const noexcept { return templates_->memory_bytes(); }
+
  private:
   static decode::FlowBlock* refill(void* ctx, decode::FlowBlock* full) noexcept;
   void hand_off(decode::FlowBlock* block) noexcept;
   void publish() noexcept;
   void publish_snapshot(uint64_t now_ms, bool force) noexcept;
+  void publish_template_state() noexcept;
 
   ShardConfig config_;
   std::unique_ptr<decode::TemplateCache> templates_;
@@ -107,6 +126,17 @@ class DecodeShard {
   mutable std::mutex snapshot_mutex_;  // taken in housekeeping and by the reader, never per packet
   decode::ShardSnapshot snapshot_;
   uint64_t next_snapshot_ms_ = 0;
+
+  // The template state copy: written by the owning thread about every state_interval_ms_ into
+  // a buffer that keeps its capacity (the scratch), then swapped in under the mutex, so the
+  // reader never waits for serialisation and the worker never waits for a file write.
+  uint64_t state_interval_ms_ = 0;
+  uint64_t next_state_ms_ = 0;
+  uint64_t next_expiry_ms_ = 0;
+  std::vector<uint8_t> state_scratch_;
+  mutable std::mutex state_mutex_;  // taken by the owner per copy and by the reader, never per packet
+  std::vector<uint8_t> state_;
+  uint64_t state_copies_ = 0;
 };
 
 }  // namespace flowgate::dataplane

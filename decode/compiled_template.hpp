@@ -61,6 +61,18 @@ struct ColumnarPlan {
   uint16_t ether_type = 0;
 };
 
+// One field specifier of a template record as received (RFC 3954 §5.2, RFC 7011 §3.2): what a
+// template compiles from, and what the template state file keeps (decode/template_state.hpp).
+struct RawField {
+  uint16_t id = 0;
+  uint16_t length = 0;      // 0xffff: variable length (IPFIX, RFC 7011 §7)
+  bool enterprise = false;  // IPFIX enterprise bit, or a v9 vendor ID (≥ 32768)
+  bool scope = false;       // an options template's scope field
+};
+
+// Upper bound on fields in one template record; more is kBadTemplate.
+inline constexpr uint32_t kMaxTemplateFields = 512;
+
 struct CompiledTemplate {
   // Templates with more steps than this (after merging skips) are refused as kTemplateLimit.
   static constexpr uint16_t kMaxSteps = 160;

@@ -58,6 +58,7 @@ constexpr std::string_view decode_status_name(DecodeStatus s) noexcept {
   X(templates_replaced, "templates re-sent with a changed definition")                    \
   X(templates_refreshed, "templates re-sent unchanged")                                   \
   X(templates_withdrawn, "IPFIX template withdrawals accepted")                           \
+  X(templates_expired, "templates dropped: not re-sent within the template timeout")      \
   X(enterprise_fields, "enterprise (PEN) or vendor fields skipped by length")             \
   X(pending_buffered, "data sets held until their template arrives")                      \
   X(pending_decoded, "held data sets decoded after their template arrived")               \

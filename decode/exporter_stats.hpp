@@ -119,6 +119,11 @@ class ExporterStats {
     for (uint32_t i = 0; i < size_; ++i) fn(static_cast<const ExporterRow&>(rows_[i]));
   }
   const std::vector<ListenerRow>& listeners() const noexcept { return listeners_; }
+  // What the tables take, from their sizes (fixed at construction by the capacity).
+  uint64_t memory_bytes() const noexcept {
+    return sizeof(*this) + rows_.capacity() * sizeof(ExporterRow) +
+           table_.capacity() * sizeof(uint32_t) + listeners_.capacity() * sizeof(ListenerRow);
+  }
 
  private:
   ExporterRow* upsert(const IpAddress& address, uint16_t port, FlowType type,

@@ -24,7 +24,7 @@ DomainInfo* ExporterState::domain(uint32_t id) noexcept {
     if (domains[i].domain == id) return &domains[i];
   }
   if (domain_count == kMaxDomains) return nullptr;
-  domains[domain_count] = DomainInfo{id, 0, 0};
+  domains[domain_count] = DomainInfo{id, 0, 0, 0};
   return &domains[domain_count++];
 }
 
@@ -35,15 +35,17 @@ const DomainInfo* ExporterState::find_domain(uint32_t id) const noexcept {
   return nullptr;
 }
 
-bool ExporterState::set_sampler(uint32_t domain_id, uint64_t sampler_id, uint32_t rate) noexcept {
+bool ExporterState::set_sampler(uint32_t domain_id, uint64_t sampler_id, uint32_t rate,
+                                uint64_t now_ns) noexcept {
   for (uint32_t i = 0; i < sampler_count; ++i) {
     if (samplers[i].domain == domain_id && samplers[i].sampler_id == sampler_id) {
       samplers[i].sampling_rate = rate;
+      samplers[i].refreshed_ns = now_ns;
       return true;
     }
   }
   if (sampler_count == kMaxSamplers) return false;
-  samplers[sampler_count++] = SamplerInfo{domain_id, sampler_id, rate};
+  samplers[sampler_count++] = SamplerInfo{domain_id, sampler_id, rate, now_ns};
   return true;
 }
 
@@ -129,6 +131,8 @@ StoreResult TemplateCache::store(uint32_t exporter, uint32_t domain,
   slots_[s].exporter = exporter;
   slots_[s].domain = domain;
   slots_[s].used = true;
+  slots_[s].field_count = 0;
+  slots_[s].refreshed_ns = 0;
   slots_[s].tmpl = tmpl;
   const uint32_t mask = static_cast<uint32_t>(template_table_.size()) - 1;
   uint32_t i = static_cast<uint32_t>(mix64(key)) & mask;
@@ -176,6 +180,49 @@ uint32_t TemplateCache::withdraw_all(uint32_t exporter, uint32_t domain, bool op
     }
   }
   return n;
+}
+
+void TemplateCache::note_definition(uint32_t exporter, uint32_t domain, uint16_t id,
+                                    std::span<const RawField> fields, uint64_t now_ns) noexcept {
+  uint32_t* b = template_bucket(template_key(exporter, domain, id));
+  if (b == nullptr) return;
+  Slot& s = slots_[*b - 1];
+  s.refreshed_ns = now_ns;
+  if (fields.size() > s.fields.size()) {
+    s.field_count = 0;
+    return;
+  }
+  std::copy(fields.begin(), fields.end(), s.fields.begin());
+  s.field_count = static_cast<uint16_t>(fields.size());
+}
+
+uint64_t TemplateCache::refreshed_ns(uint32_t exporter, uint32_t domain,
+                                     uint16_t id) const noexcept {
+  const uint64_t key = template_key(exporter, domain, id);
+  const uint32_t mask = static_cast<uint32_t>(template_table_.size()) - 1;
+  for (uint32_t i = static_cast<uint32_t>(mix64(key)) & mask;; i = (i + 1) & mask) {
+    const uint32_t s = template_table_[i];
+    if (s == 0) return 0;
+    if (slots_[s - 1].key == key) return slots_[s - 1].refreshed_ns;
+  }
+}
+
+uint32_t TemplateCache::expire_templates(uint64_t now_ns) noexcept {
+  if (limits_.template_ttl_ns == 0 || template_count_ == 0) return 0;
+  uint32_t n = 0;
+  for (Slot& s : slots_) {
+    if (s.used && s.refreshed_ns + limits_.template_ttl_ns <= now_ns) {
+      n += withdraw(s.exporter, s.domain, s.tmpl.id) ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+uint64_t TemplateCache::memory_bytes() const noexcept {
+  return sizeof(*this) + exporters_.capacity() * sizeof(ExporterState) +
+         exporter_table_.capacity() * sizeof(uint32_t) + slots_.capacity() * sizeof(Slot) +
+         free_slots_.capacity() * sizeof(uint32_t) + template_table_.capacity() * sizeof(uint32_t) +
+         arena_.capacity() + pending_.capacity() * sizeof(PendingSet);
 }
 
 bool TemplateCache::try_place(uint32_t length, uint32_t& offset) const noexcept {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "decode/compiled_template.hpp"
@@ -19,6 +20,9 @@ struct TemplateCacheLimits {
   uint32_t pending_bytes_per_exporter = 64u << 10;
   uint32_t max_pending_sets = 2048;
   uint64_t pending_ttl_ns = 60ull * 1'000'000'000;
+  // A template not re-sent for this long is dropped in housekeeping ([collector]
+  // template_timeout); 0 keeps templates until replaced or withdrawn.
+  uint64_t template_ttl_ns = 0;
 };
 
 // Which exporter a template belongs to (RFC 3954 §5.1: templates are scoped by exporter and
@@ -48,12 +52,14 @@ struct DomainInfo {
   uint32_t domain = 0;
   uint32_t sampling_rate = 0;     // 0: none learned
   uint64_t system_init_ms = 0;    // IE 160 from options data; 0: unknown
+  uint64_t refreshed_ns = 0;      // receive time of the options data last applied
 };
 
 struct SamplerInfo {
   uint32_t domain = 0;
   uint64_t sampler_id = 0;
   uint32_t sampling_rate = 0;
+  uint64_t refreshed_ns = 0;
 };
 
 struct ExporterState {
@@ -73,7 +79,8 @@ struct ExporterState {
   DomainInfo* domain(uint32_t id) noexcept;
   const DomainInfo* find_domain(uint32_t id) const noexcept;
   // Records a sampler's rate; false when the bound is reached.
-  bool set_sampler(uint32_t domain, uint64_t sampler_id, uint32_t rate) noexcept;
+  bool set_sampler(uint32_t domain, uint64_t sampler_id, uint32_t rate,
+                   uint64_t now_ns = 0) noexcept;
   uint32_t sampler_rate(uint32_t domain, uint64_t sampler_id) const noexcept;
 };
 
@@ -99,6 +106,7 @@ class TemplateCache {
   // Finds or adds the exporter; kNoExporter when the exporter table is full.
   uint32_t exporter_index(const ExporterKey& key) noexcept;
   ExporterState& exporter(uint32_t index) noexcept { return exporters_[index]; }
+  const ExporterState& exporter(uint32_t index) const noexcept { return exporters_[index]; }
   uint32_t exporter_count() const noexcept { return exporter_count_; }
 
   const CompiledTemplate* find(uint32_t exporter, uint32_t domain, uint16_t id) const noexcept;
@@ -108,6 +116,33 @@ class TemplateCache {
   // Removes every template (options templates when `options`) of a domain (RFC 7011 §8.1).
   uint32_t withdraw_all(uint32_t exporter, uint32_t domain, bool options) noexcept;
   uint32_t template_count() const noexcept { return template_count_; }
+
+  // Keeps a stored template's field list as received and the time it was (re)sent, for the
+  // template state file; a no-op when the template is not held. Field lists longer than
+  // kMaxSavedFields are not kept (the template works, it is only not saved).
+  static constexpr uint32_t kMaxSavedFields = 128;
+  void note_definition(uint32_t exporter, uint32_t domain, uint16_t id,
+                       std::span<const RawField> fields, uint64_t now_ns) noexcept;
+  // When the template was last (re)sent; 0 when not held.
+  uint64_t refreshed_ns(uint32_t exporter, uint32_t domain, uint16_t id) const noexcept;
+  // Drops templates not re-sent within limits().template_ttl_ns; returns how many.
+  uint32_t expire_templates(uint64_t now_ns) noexcept;
+  void set_template_ttl(uint64_t ttl_ns) noexcept { limits_.template_ttl_ns = ttl_ns; }
+  // Calls fn(const ExporterKey&, uint32_t domain, const CompiledTemplate&,
+  // std::span<const RawField> fields, uint64_t refreshed_ns) for each held template; `fields`
+  // is empty for one whose list was too long to keep.
+  template <typename Fn>
+  void for_each_template(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (!s.used) continue;
+      fn(static_cast<const ExporterKey&>(exporters_[s.exporter].key), s.domain,
+         static_cast<const CompiledTemplate&>(s.tmpl),
+         std::span<const RawField>(s.fields.data(), s.field_count), s.refreshed_ns);
+    }
+  }
+
+  // What the cache's tables take, from their sizes (fixed at construction: the caps).
+  uint64_t memory_bytes() const noexcept;
 
   // Holds a copy of a data set. Evicts the oldest held sets (returned through `evicted`) to make
   // room; false when the set cannot be held at all (too large, or the exporter's bound).
@@ -156,7 +191,10 @@ class TemplateCache {
     uint32_t exporter = 0;
     uint32_t domain = 0;
     bool used = false;
+    uint16_t field_count = 0;  // of `fields`; 0 when the list was too long to keep
+    uint64_t refreshed_ns = 0;
     CompiledTemplate tmpl;
+    std::array<RawField, kMaxSavedFields> fields{};
   };
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

@@ -303,13 +303,21 @@ void finalize_flow(FlowBlock& b, uint32_t r, const RecordState& rs, const SetCon
 void finalize_options(const RecordState& rs, const SetContext& ctx, ExporterState& exp,
                       DecodeCounters& c) noexcept {
   DomainInfo* dom = exp.domain(ctx.domain);
-  if (rs.has(RecordState::kSysInit) && dom != nullptr) dom->system_init_ms = rs.sys_init_ms;
+  if (rs.has(RecordState::kSysInit) && dom != nullptr) {
+    dom->system_init_ms = rs.sys_init_ms;
+    dom->refreshed_ns = ctx.meta.receive_ns;
+  }
   const uint32_t rate = stated_rate(rs);
   if (rate == 0) return;
-  if (rs.has(RecordState::kSampler)) exp.set_sampler(ctx.domain, rs.sampler, rate);
+  if (rs.has(RecordState::kSampler)) {
+    exp.set_sampler(ctx.domain, rs.sampler, rate, ctx.meta.receive_ns);
+  }
   // The latest rate also serves records that name no sampler (one sampler per domain is the
   // common deployment).
-  if (dom != nullptr) dom->sampling_rate = rate;
+  if (dom != nullptr) {
+    dom->sampling_rate = rate;
+    dom->refreshed_ns = ctx.meta.receive_ns;
+  }
   ++c.sampling_rates_learned;
 }
 
@@ -927,7 +935,11 @@ DecodeStatus compile_and_store(uint16_t id, std::span<const RawField> fields, bo
                                TemplateCache& templates, FlowOutput& out,
                                DecodeCounters& counters, CompiledTemplate& scratch) noexcept {
   const DecodeStatus s = compile_template(id, fields, options, v9_scope_types, scratch, counters);
-  return s == DecodeStatus::kOk ? store_template(scratch, ctx, templates, out, counters) : s;
+  if (s != DecodeStatus::kOk) return s;
+  const DecodeStatus stored = store_template(scratch, ctx, templates, out, counters);
+  // The field list as received, for the template state file; a no-op when not stored.
+  templates.note_definition(ctx.exporter, ctx.domain, id, fields, ctx.meta.receive_ns);
+  return stored;
 }
 
 DecodeStatus store_template(const CompiledTemplate& tmpl, const SetContext& ctx,

@@ -12,16 +12,7 @@ namespace flowgate::decode {
 
 // The machinery NetFlow v9 and IPFIX share: compiling a template's field list, decoding a data
 // set through it, applying options data, and holding data that precedes its template.
-
-struct RawField {
-  uint16_t id = 0;
-  uint16_t length = 0;      // 0xffff: variable length (IPFIX, RFC 7011 §7)
-  bool enterprise = false;  // IPFIX enterprise bit, or a v9 vendor ID (≥ 32768)
-  bool scope = false;       // an options template's scope field
-};
-
-// Upper bound on fields in one template record; more is kBadTemplate.
-inline constexpr uint32_t kMaxTemplateFields = 512;
+// RawField, the field list as received, is declared in compiled_template.hpp.
 
 // Compiles `fields` into `out`. `v9_scope_types`: in v9 options templates the scope fields are
 // scope types (RFC 3954 §6.1: System, Interface, ...), not field types, so they are skipped.

@@ -74,6 +74,10 @@ class PortRollup {
   void rotate() noexcept;
 
   uint64_t untracked() const noexcept { return untracked_; }
+  // What the two trackers reserve.
+  uint64_t memory_bytes() const noexcept {
+    return stores_[0].keys.reserved_bytes() + stores_[1].keys.reserved_bytes();
+  }
   uint32_t threshold() const noexcept { return threshold_; }
 
  private:
