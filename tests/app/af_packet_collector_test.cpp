@@ -137,24 +137,13 @@ class AfPacketCollector : public ::testing::Test {
                                     " worker(s)"),
               std::string::npos)
         << read_text(err());
-    collector_->signal(SIGTERM);
-    EXPECT_EQ(collector_->wait_exit(), 0) << read_text(err());
+    summary_ = expect_clean_exit(*collector_, err(), datagrams);
     EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_worker_rx_frames_total"), frames);
-    const std::optional<ExitSummary> s = exit_summary(read_text(err()));
-    EXPECT_TRUE(s.has_value()) << read_text(err());
-    summary_ = s.value_or(ExitSummary{});
-    EXPECT_EQ(summary_.datagrams, datagrams);
-    EXPECT_EQ(summary_.dropped, 0u) << read_text(err());
     return out;
   }
 
   void expect_same_records(const fs::path& expected_file, const fs::path& actual_file) {
-    const std::vector<std::string> expected = comparable_records(expected_file);
-    const std::vector<std::string> actual = comparable_records(actual_file);
-    EXPECT_FALSE(expected.empty());
-    EXPECT_EQ(actual.size(), expected.size());
-    EXPECT_TRUE(actual == expected) << difference(expected, actual);
-    EXPECT_EQ(summary_.written, actual.size());
+    flowgate::testing::expect_same_records(expected_file, actual_file, summary_.written);
   }
 
   fs::path dir_;

@@ -158,23 +158,12 @@ class DpdkCollector : public ::testing::Test {
     EXPECT_TRUE(taken) << "frames/datagrams not all taken: " << read_text(err());
     EXPECT_FALSE(collector_->exited()) << read_text(err());
     EXPECT_NE(read_text(err()).find("dpdk mode:"), std::string::npos) << read_text(err());
-    collector_->signal(SIGTERM);
-    EXPECT_EQ(collector_->wait_exit(), 0) << read_text(err());
-    const std::optional<ExitSummary> s = exit_summary(read_text(err()));
-    EXPECT_TRUE(s.has_value()) << read_text(err());
-    summary_ = s.value_or(ExitSummary{});
-    EXPECT_EQ(summary_.datagrams, datagrams);
-    EXPECT_EQ(summary_.dropped, 0u) << read_text(err());
+    summary_ = expect_clean_exit(*collector_, err(), datagrams);
     return out;
   }
 
   void expect_same_records(const fs::path& expected_file, const fs::path& actual_file) {
-    const std::vector<std::string> expected = comparable_records(expected_file);
-    const std::vector<std::string> actual = comparable_records(actual_file);
-    EXPECT_FALSE(expected.empty());
-    EXPECT_EQ(actual.size(), expected.size());
-    EXPECT_TRUE(actual == expected) << difference(expected, actual);
-    EXPECT_EQ(summary_.written, actual.size());
+    flowgate::testing::expect_same_records(expected_file, actual_file, summary_.written);
   }
 
   void run_corpus(DpdkRun r, size_t fragment_bytes = 0) {
@@ -215,6 +204,9 @@ TEST_F(DpdkCollector, ReassemblesFragmentedIpfixDatagrams) {
   const fs::path expected = pcap_run(DpdkRun{});
   expect_same_records(expected, dpdk_run(DpdkRun{}, frames, datagrams.size()));
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_frames_reassembled_total"), large);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_reassembly_completed_total"), large);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_reassembly_overlaps_total"), 0u);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_reassembly_timed_out_total"), 0u);
 }
 
 TEST_F(DpdkCollector, ReadsChainedMbufsFromASmallDataRoom) {

@@ -290,12 +290,7 @@ class DpdkExceptionTap : public ::testing::Test {
 
   // SIGTERM, a clean exit, and the records equal to the --pcap run's.
   void stop_and_compare(const std::vector<std::string>& expected) {
-    collector_->signal(SIGTERM);
-    ASSERT_EQ(collector_->wait_exit(), 0) << read_text(err());
-    const std::optional<ExitSummary> s = exit_summary(read_text(err()));
-    ASSERT_TRUE(s.has_value()) << read_text(err());
-    EXPECT_EQ(s->datagrams, datagrams_);
-    EXPECT_EQ(s->dropped, 0u);
+    expect_clean_exit(*collector_, err(), datagrams_);
     const std::vector<std::string> actual = comparable_records(output());
     EXPECT_TRUE(actual == expected) << difference(expected, actual);
   }

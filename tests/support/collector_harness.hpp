@@ -381,6 +381,31 @@ inline std::optional<ExitSummary> exit_summary(const std::string& log) {
   return s;
 }
 
+// SIGTERM's end of a live run: exit 0, and an exit summary that counted `datagrams` and dropped
+// nothing. `log` is the collector's stderr file.
+inline ExitSummary expect_clean_exit(Child& collector, const fs::path& log, uint64_t datagrams) {
+  collector.signal(SIGTERM);
+  EXPECT_EQ(collector.wait_exit(), 0) << read_text(log);
+  const std::optional<ExitSummary> s = exit_summary(read_text(log));
+  EXPECT_TRUE(s.has_value()) << read_text(log);
+  const ExitSummary summary = s.value_or(ExitSummary{});
+  EXPECT_EQ(summary.datagrams, datagrams);
+  EXPECT_EQ(summary.dropped, 0u) << read_text(log);
+  return summary;
+}
+
+// The same records in both outputs (order aside), and `written` (the exit summary's) counts
+// them all.
+inline void expect_same_records(const fs::path& expected_file, const fs::path& actual_file,
+                                uint64_t written) {
+  const std::vector<std::string> expected = comparable_records(expected_file);
+  const std::vector<std::string> actual = comparable_records(actual_file);
+  EXPECT_FALSE(expected.empty());
+  EXPECT_EQ(actual.size(), expected.size());
+  EXPECT_TRUE(actual == expected) << difference(expected, actual);
+  EXPECT_EQ(written, actual.size());
+}
+
 inline std::string host_name() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
