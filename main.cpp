@@ -468,6 +468,7 @@ exporter::MetricsSnapshot metrics_snapshot(const MetricsInputs& in) {
     s.decode.add(shard->decode_counters());
     s.workers.push_back(shard->worker_counters());
     s.packets.add(shard->published_packet_counters());
+    s.reassembly.add(shard->published_reassembly_counters());
     s.shards.push_back(shard->snapshot());
   }
   s.pipeline = in.figures.load();

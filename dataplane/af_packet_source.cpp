@@ -242,10 +242,7 @@ class RingWorker {
 
   void housekeeping() noexcept {
     extractor_.expire(wall_ns());
-    shard_.packet_counters() = extractor_.counters();
-    const ReassemblyCounters& r = extractor_.reassembly_counters();
-    shard_.counters().reassembly_failures =
-        r.timed_out + r.evicted + r.overlaps + r.too_big + r.bad + r.not_udp + r.malformed;
+    shard_.take_frame_counters(extractor_.counters(), extractor_.reassembly_counters());
     // Reading the statistics resets them: they are summed here.
     tpacket_stats_v3 st{};
     socklen_t len = sizeof st;

@@ -33,6 +33,13 @@ void for_each_slot(PacketCounters& c, Fn&& fn) {
 #undef FLOWGATE_X
 }
 
+template <typename Fn>
+void for_each_slot(ReassemblyCounters& c, Fn&& fn) {
+#define FLOWGATE_X(m, h) fn(c.m);
+  FLOWGATE_REASSEMBLY_COUNTERS(FLOWGATE_X)
+#undef FLOWGATE_X
+}
+
 template <typename Counters>
 size_t slot_count() {
   Counters c;
@@ -65,7 +72,8 @@ DecodeShard::DecodeShard(ShardConfig config)
       out_(nullptr, &DecodeShard::refill, this),
       published_decode_(slot_count<decode::DecodeCounters>()),
       published_worker_(slot_count<WorkerCounters>()),
-      published_packets_(slot_count<PacketCounters>()) {
+      published_packets_(slot_count<PacketCounters>()),
+      published_reassembly_(slot_count<ReassemblyCounters>()) {
   pool_.reserve(config_.blocks);
   for (uint32_t i = 0; i < config_.blocks; ++i) {
     pool_.push_back(std::make_unique<decode::FlowBlock>());
@@ -220,6 +228,7 @@ void DecodeShard::publish() noexcept {
   store(decode_, published_decode_);
   store(counters_, published_worker_);
   store(packets_, published_packets_);
+  store(reassembly_, published_reassembly_);
 }
 
 decode::DecodeCounters DecodeShard::decode_counters() const noexcept {
@@ -232,6 +241,10 @@ WorkerCounters DecodeShard::worker_counters() const noexcept {
 
 PacketCounters DecodeShard::published_packet_counters() const noexcept {
   return load<PacketCounters>(published_packets_);
+}
+
+ReassemblyCounters DecodeShard::published_reassembly_counters() const noexcept {
+  return load<ReassemblyCounters>(published_reassembly_);
 }
 
 }  // namespace flowgate::dataplane

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dataplane/packet_counters.hpp"
+#include "dataplane/reassembly_counters.hpp"
 #include "dataplane/spsc_ring.hpp"
 #include "dataplane/udp_datagram.hpp"
 #include "dataplane/worker_counters.hpp"
@@ -65,6 +66,13 @@ class DecodeShard {
   // Owner-thread counters the source fills in (socket drops, frames parsed, ...).
   WorkerCounters& counters() noexcept { return counters_; }
   PacketCounters& packet_counters() noexcept { return packets_; }
+  // A frame source's parser and reassembly counters, published with the shard's (housekeeping).
+  void take_frame_counters(const PacketCounters& packets,
+                           const ReassemblyCounters& reassembly) noexcept {
+    packets_ = packets;
+    reassembly_ = reassembly;
+    counters_.reassembly_failures = reassembly.failures();
+  }
 
   // Exporter side of the rings.
   SpscRing<decode::FlowBlock*>& full_blocks() noexcept { return full_; }
@@ -74,6 +82,7 @@ class DecodeShard {
   decode::DecodeCounters decode_counters() const noexcept;
   WorkerCounters worker_counters() const noexcept;
   PacketCounters published_packet_counters() const noexcept;
+  ReassemblyCounters published_reassembly_counters() const noexcept;
 
   // Per-exporter figures (streams, templates, sFlow interfaces), copied by the owning thread
   // about once a second in housekeeping.
@@ -116,10 +125,12 @@ class DecodeShard {
   decode::DecodeCounters decode_;
   WorkerCounters counters_;
   PacketCounters packets_;
+  ReassemblyCounters reassembly_;
 
   std::vector<std::atomic<uint64_t>> published_decode_;
   std::vector<std::atomic<uint64_t>> published_worker_;
   std::vector<std::atomic<uint64_t>> published_packets_;
+  std::vector<std::atomic<uint64_t>> published_reassembly_;
   std::atomic<bool> finished_{false};
 
   decode::ExporterStats exporter_stats_;

@@ -290,10 +290,7 @@ class LcoreWorker {
 
   void housekeeping() noexcept {
     extractor_.expire(wall_ns());
-    shard_.packet_counters() = extractor_.counters();
-    const ReassemblyCounters& r = extractor_.reassembly_counters();
-    shard_.counters().reassembly_failures =
-        r.timed_out + r.evicted + r.overlaps + r.too_big + r.bad + r.not_udp + r.malformed;
+    shard_.take_frame_counters(extractor_.counters(), extractor_.reassembly_counters());
     shard_.housekeeping(wall_ns() / 1'000'000);
   }
 

@@ -32,6 +32,10 @@ struct ReassemblyCounters {
     FLOWGATE_REASSEMBLY_COUNTERS(FLOWGATE_X)
 #undef FLOWGATE_X
   }
+  // Datagrams (or fragments) dropped, whatever the reason.
+  uint64_t failures() const noexcept {
+    return timed_out + evicted + overlaps + too_big + bad + not_udp + malformed;
+  }
   // Sums another worker's counters into this one.
   void add(const ReassemblyCounters& o) noexcept {
 #define FLOWGATE_X(m, h) m += o.m;

@@ -178,6 +178,12 @@ std::string format_metrics(const MetricsSnapshot& s) {
     header(out, n, "counter", help);
     sample(out, n, "", v);
   });
+  // Fragment reassembly by event: the drop reasons behind worker_reassembly_failures_total.
+  s.reassembly.for_each([&](std::string_view name, std::string_view help, uint64_t v) {
+    const std::string n = "reassembly_" + std::string(name) + "_total";
+    header(out, n, "counter", help);
+    sample(out, n, "", v);
+  });
 
 #define FLOWGATE_X(m, n, t, h) \
   header(out, n, t, h);        \

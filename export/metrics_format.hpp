@@ -5,6 +5,7 @@
 
 #include "dataplane/dpdk_figures.hpp"
 #include "dataplane/packet_counters.hpp"
+#include "dataplane/reassembly_counters.hpp"
 #include "dataplane/worker_counters.hpp"
 #include "decode/decode_counters.hpp"
 #include "decode/shard_snapshot.hpp"
@@ -28,6 +29,7 @@ struct MetricsSnapshot {
   decode::DecodeCounters decode;                   // summed over the workers
   std::vector<dataplane::WorkerCounters> workers;  // by worker index
   dataplane::PacketCounters packets;               // frame sources (dpdk, af_packet), summed
+  dataplane::ReassemblyCounters reassembly;        // the same sources' fragment reassembly
   PipelineFigures pipeline;
   std::vector<decode::ShardSnapshot> shards;       // per worker: exporters, templates, sFlow
   std::vector<std::string> listeners;              // by listener index: "host:port"

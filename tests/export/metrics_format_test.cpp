@@ -218,6 +218,20 @@ TEST(MetricsFormat, DpdkExceptionPathCounters) {
   EXPECT_NE(text.find("flowgate_dpdk_exception_drops_total 2\n"), std::string::npos) << text;
 }
 
+TEST(MetricsFormat, ReassemblyDropsByReason) {
+  MetricsSnapshot snapshot;
+  snapshot.reassembly.completed = 9;
+  snapshot.reassembly.overlaps = 3;
+  snapshot.reassembly.too_big = 1;
+  const std::string text = format_metrics(snapshot);
+  EXPECT_NE(text.find("# TYPE flowgate_reassembly_overlaps_total counter\n"
+                      "flowgate_reassembly_overlaps_total 3\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_reassembly_completed_total 9\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_reassembly_too_big_total 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_reassembly_evicted_total 0\n"), std::string::npos) << text;
+}
+
 TEST(MetricsFormat, AlertRulesUseExportedNames) {
   MetricsSnapshot snapshot;
   dataplane::DpdkFigures dpdk;  // DPDK mode's families too
