@@ -18,7 +18,9 @@ namespace flowgate::exporter {
   X(aggregation_flushed_early, "aggregation_flushed_early_total", "counter",                 \
     "aggregation keys written before their flush interval because the table was full")       \
   X(aggregation_dropped, "aggregation_dropped_records_total", "counter",                     \
-    "aggregated records lost because no output block was free when flushing")
+    "aggregated records lost because no output block was free when flushing")                \
+  X(rollup_untracked, "aggregation_rollup_untracked_total", "counter",                       \
+    "flows the full port roll-up tracker could not track (their ports kept as they are)")
 
 struct PipelineFigures {
 #define FLOWGATE_X(m, n, t, h) uint64_t m = 0;
@@ -33,6 +35,7 @@ struct PipelineFigures {
       f.aggregation_live_keys = a->live();
       f.aggregation_flushed_early = a->flushed_early();
       f.aggregation_dropped = a->dropped();
+      f.rollup_untracked = a->rollup_untracked();
     }
     return f;
   }

@@ -278,6 +278,21 @@ TEST(PortRollup, ATieRollsUpTheDestinationOnly) {
   EXPECT_EQ(p.add(s, d, 1, 1), EphemeralPort::kDestination);  // 2 and 2: tie
 }
 
+TEST_F(AggregatorTest, ReportsWhatItsFullRollupTrackerCouldNotTrack) {
+  AggregatorConfig c = config();
+  c.rollup_capacity = 16;  // the tracker's smallest table
+  Aggregator a(c);
+  auto b = std::make_unique<FlowBlock>();
+  for (uint32_t i = 0; i < 100; ++i) {
+    Flow f;
+    f.src = 0x0a000000 + i;
+    append(*b, f);
+  }
+  a.add(*b, 1'000, out.output());
+  EXPECT_GT(a.rollup_untracked(), 0u);
+  EXPECT_EQ(a.live(), 100u) << "untracked flows still aggregate, with their ports";
+}
+
 TEST(PortRollup, CountsWhatAFullTableCannotTrack) {
   PortRollup p(10, 16);
   const IpAddress d = IpAddress::from_v4(2);

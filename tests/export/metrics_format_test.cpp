@@ -232,6 +232,17 @@ TEST(MetricsFormat, ReassemblyDropsByReason) {
   EXPECT_NE(text.find("flowgate_reassembly_evicted_total 0\n"), std::string::npos) << text;
 }
 
+TEST(MetricsFormat, AggregationFiguresIncludeRollupUntracked) {
+  MetricsSnapshot snapshot;
+  snapshot.pipeline.aggregation_flushed_early = 12;
+  snapshot.pipeline.rollup_untracked = 4;
+  const std::string text = format_metrics(snapshot);
+  EXPECT_NE(text.find("flowgate_aggregation_flushed_early_total 12\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE flowgate_aggregation_rollup_untracked_total counter\n"
+                      "flowgate_aggregation_rollup_untracked_total 4\n"),
+            std::string::npos) << text;
+}
+
 TEST(MetricsFormat, AlertRulesUseExportedNames) {
   MetricsSnapshot snapshot;
   dataplane::DpdkFigures dpdk;  // DPDK mode's families too
