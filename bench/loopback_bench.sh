@@ -20,6 +20,7 @@
 # Only loopback is used; every run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 build="${1:-build}"
 flowgate="$build/flowgate"
@@ -47,10 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # "rx_queue_bytes drops" summed over the UDP sockets bound to local port $1.
 socket_state() {
   local hex
@@ -63,19 +60,8 @@ socket_state() {
 
 now() { date +%s.%N; }
 
-# Waits (bounded) until command "$@" succeeds.
-wait_until() {
-  local limit=$1
-  shift
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@"; do
-    (( $(date +%s) < deadline )) || return 1
-    sleep 0.01
-  done
-}
 
 socket_empty() { [[ "$(socket_state "$1" | cut -d' ' -f1)" == 0 ]]; }
-logged() { grep -qs "$1" "$2"; }
 
 echo "| aggregation | offered dgram/s | sent dgram/s | records/s decoded | datagram loss | kernel drops | records dropped | records written | worker CPU | exporter CPU |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -21,6 +21,7 @@
 # Only loopback is used; the run is bounded by SECONDS (plus at most 60 s to drain and stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 seconds="${1:-600}"
 rate="${RATE:-2000}"
@@ -47,20 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
-}
 field() { sed -n "s/.*[ :]$1=\([0-9.]*\).*/\1/p" <<<"$2" | head -1; }
-wait_until() {
-  local limit=$1
-  shift
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@"; do
-    (( $(date +%s) < deadline )) || return 1
-    sleep 0.1
-  done
-}
-logged() { grep -qs "$1" "$2"; }
 metric() {  # a sample of /metrics, 0 when unreachable
   { curl -s --max-time 2 "http://127.0.0.1:$metrics_port/metrics" || true; } |
     awk -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }'
