@@ -23,6 +23,17 @@ inline constexpr std::array<uint8_t, 4> kDst4 = {198, 51, 100, 2};
 inline constexpr V6 kSrc6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
 inline constexpr V6 kDst6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
 
+// IPv6 Next Header values (IANA protocol numbers) and EtherTypes the tests build frames with.
+inline constexpr uint8_t kNhHopByHop = 0;
+inline constexpr uint8_t kNhRouting = 43;
+inline constexpr uint8_t kNhFragment = 44;
+inline constexpr uint8_t kNhEsp = 50;
+inline constexpr uint8_t kNhAh = 51;
+inline constexpr uint8_t kNhNone = 59;
+inline constexpr uint8_t kNhDestOptions = 60;
+inline constexpr uint16_t kEtherIpv4 = 0x0800;
+inline constexpr uint16_t kEtherIpv6 = 0x86dd;
+
 inline void put16(Frame& f, uint16_t v) {
   f.push_back(static_cast<uint8_t>(v >> 8));
   f.push_back(static_cast<uint8_t>(v));

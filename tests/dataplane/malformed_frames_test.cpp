@@ -24,12 +24,11 @@ using testing::kDst4;
 using testing::kDst6;
 using testing::kSrc4;
 using testing::kSrc6;
-
-constexpr uint8_t kNhDestOptions = 60;
-constexpr uint8_t kNhHopByHop = 0;
-constexpr uint8_t kNhFragment = 44;
-constexpr uint16_t kEtherIpv4 = 0x0800;
-constexpr uint16_t kEtherIpv6 = 0x86dd;
+using testing::kEtherIpv4;
+using testing::kEtherIpv6;
+using testing::kNhDestOptions;
+using testing::kNhFragment;
+using testing::kNhHopByHop;
 
 const Frame& payload() {
   static const Frame p = testing::payload_of(100, 3);

@@ -16,14 +16,13 @@ using testing::kDst4;
 using testing::kDst6;
 using testing::kSrc4;
 using testing::kSrc6;
-
-constexpr uint8_t kNhHopByHop = 0;
-constexpr uint8_t kNhRouting = 43;
-constexpr uint8_t kNhFragment = 44;
-constexpr uint8_t kNhEsp = 50;
-constexpr uint8_t kNhAh = 51;
-constexpr uint8_t kNhNone = 59;
-constexpr uint8_t kNhDestOptions = 60;
+using testing::kNhAh;
+using testing::kNhDestOptions;
+using testing::kNhEsp;
+using testing::kNhFragment;
+using testing::kNhHopByHop;
+using testing::kNhNone;
+using testing::kNhRouting;
 
 Frame udp4(size_t payload = 24) {
   return testing::ipv4(kSrc4, kDst4, testing::udp(2055, 9995, testing::payload_of(payload)));
