@@ -173,17 +173,17 @@ std::string format_metrics(const MetricsSnapshot& s) {
   FLOWGATE_WORKER_COUNTERS(FLOWGATE_X)
 #undef FLOWGATE_X
 
-  s.packets.for_each([&](std::string_view name, std::string_view help, uint64_t v) {
-    const std::string n = "frames_" + std::string(name) + "_total";
-    header(out, n, "counter", help);
-    sample(out, n, "", v);
-  });
+  // One unlabelled counter per member: <prefix><name>_total.
+  const auto counters = [&](std::string_view prefix, const auto& set) {
+    set.for_each([&](std::string_view name, std::string_view help, uint64_t v) {
+      const std::string n = std::string(prefix) + std::string(name) + "_total";
+      header(out, n, "counter", help);
+      sample(out, n, "", v);
+    });
+  };
+  counters("frames_", s.packets);
   // Fragment reassembly by event: the drop reasons behind worker_reassembly_failures_total.
-  s.reassembly.for_each([&](std::string_view name, std::string_view help, uint64_t v) {
-    const std::string n = "reassembly_" + std::string(name) + "_total";
-    header(out, n, "counter", help);
-    sample(out, n, "", v);
-  });
+  counters("reassembly_", s.reassembly);
 
 #define FLOWGATE_X(m, n, t, h) \
   header(out, n, t, h);        \
