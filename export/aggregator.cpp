@@ -98,7 +98,7 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
   //   3. (row r + kAhead / 2) bucket probed; the record it points at prefetched
   //   4. (row r)              merged into that record, or a new record inserted
   // The roll-up still sees every row once and in order.
-  constexpr uint32_t kAhead = 8;
+  constexpr uint32_t kAhead = 16;
   const uint32_t n = b.size;
   const size_t mask = index_.size() - 1;
   const bool rollup = rollup_.threshold() != 0;

@@ -15,7 +15,7 @@ struct AggregatorConfig {
   uint32_t port_rollup_threshold = 10;   // 0 turns roll-up off
   uint64_t rollup_refresh_ms = 300'000;
   uint32_t max_keys = 200'000;
-  uint32_t rollup_capacity = 1u << 18;   // tracked (pair, side, port) keys per generation
+  uint32_t rollup_capacity = 1u << 18;   // tracked (pair, side, port) keys
   // Namespace of each listener index (records carry their listener): flows of one exporter
   // that reach two listeners of one [[inputs.netflow]] block aggregate together.
   std::vector<uint16_t> listener_namespace;
@@ -74,18 +74,24 @@ class Aggregator {
     uint8_t pad[3];
     friend bool operator==(const Key&, const Key&) = default;
   };
-  struct Entry {
+  // One cache-line-aligned record: the key in the first line, what a merge reads and writes
+  // in the second, what only the flush reads after. A merge touches two lines.
+  struct alignas(64) Entry {
     Key key;
-    uint64_t first_seen_ms;
-    uint64_t bytes, packets, start_ms, end_ms, src_mac, dst_mac;
-    decode::IpAddress next_hop;
+    uint64_t bytes, packets, start_ms, end_ms;
     uint32_t hash;  // of key, so flushing finds the index bucket without hashing again
+    uint8_t tcp_flags;
+    uint64_t first_seen_ms;
+    // Not touched by a merge: the first flow's values.
+    uint64_t src_mac, dst_mac;
+    decode::IpAddress next_hop;
     uint32_t out_if, sampling_rate, observation_domain, sequence, src_as, dst_as;
     uint16_t exporter_port, ether_type, vlan, listener;
-    uint8_t tcp_flags, src_mask, dst_mask;
+    uint8_t src_mask, dst_mask;
     decode::Direction direction;
     decode::FlowType flow_type;
   };
+  static_assert(sizeof(Entry) == 192, "three cache lines");
 
   // An index bucket: the record's slot + 1 (0 = empty) and its key's hash, which picks the home
   // bucket and filters probes before the key comparison. 8 bytes, so one probe is one line.

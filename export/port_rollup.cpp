@@ -2,67 +2,118 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace flowgate::exporter {
 
 PortRollup::PortRollup(uint32_t threshold, uint32_t capacity)
     : threshold_(std::min(threshold, kMaxThreshold)), capacity_(std::max<uint32_t>(capacity, 16)) {
-  if (threshold_ == 0) return;  // off: no tables
-  for (Store& s : stores_) s.keys = HugePageArray<KeySlot>(std::bit_ceil(uint64_t{capacity_} * 2));
+  if (threshold_ == 0) return;  // off: no table
+  slots_ = HugePageArray<KeySlot>(std::bit_ceil(uint64_t{capacity_} * 2));
 }
 
-PortRollup::KeySlot& PortRollup::probe(Store& s, uint64_t key) noexcept {
-  const size_t mask = s.keys.size() - 1;
+PortRollup::KeySlot& PortRollup::probe(uint64_t key) noexcept {
+  const size_t mask = slots_.size() - 1;
   size_t i = key & mask;
-  while (s.keys[i].key != 0 && s.keys[i].key != key) i = (i + 1) & mask;
-  return s.keys[i];
+  while (slots_[i].key != 0 && slots_[i].key != key) i = (i + 1) & mask;
+  return slots_[i];
 }
 
-void PortRollup::insert(Store& s, KeySlot& slot, uint64_t key, uint16_t peer) noexcept {
-  if (slot.key == 0) {
-    if (s.used >= capacity_) {
-      ++untracked_;
-      return;
-    }
-    slot.key = key;
-    ++s.used;
+bool PortRollup::claim(KeySlot& slot, uint64_t key) noexcept {
+  if (used_ >= capacity_) {
+    ++untracked_;
+    return false;
   }
-  if (slot.count >= threshold_) return;
-  for (uint32_t i = 0; i < slot.count; ++i) {
-    if (slot.peers[i] == peer) return;
+  slot.key = key;
+  ++used_;
+  return true;
+}
+
+void PortRollup::insert(KeySlot& slot, uint32_t g, uint16_t peer) const noexcept {
+  uint16_t& count = slot.count[g];
+  if (count >= threshold_) return;
+#if defined(__SSE2__)
+  // All of a set's ports compared at once: a loop whose length varies with the set would
+  // mispredict on nearly every flow. The second load's last port lies past the set (still in
+  // the slot: the other generation's first port or the padding) and is masked off with the rest
+  // beyond `count`.
+  static_assert(offsetof(KeySlot, peers) + sizeof(uint16_t) * (kMaxThreshold + 12) <=
+                    sizeof(KeySlot),
+                "the second generation's 12-port load stays inside the slot");
+  const __m128i want = _mm_set1_epi16(static_cast<short>(peer));
+  const auto* p = reinterpret_cast<const unsigned char*>(slot.peers[g]);
+  const uint32_t low = static_cast<uint32_t>(_mm_movemask_epi8(
+      _mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), want)));
+  const uint32_t high = static_cast<uint32_t>(_mm_movemask_epi8(
+      _mm_cmpeq_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 16)), want)));
+  const uint32_t seen = (low | (high << 16)) & ((uint32_t{1} << (2 * count)) - 1);
+  if (seen != 0) return;
+#else
+  for (uint32_t i = 0; i < count; ++i) {
+    if (slot.peers[g][i] == peer) return;
   }
-  slot.peers[slot.count++] = peer;
+#endif
+  slot.peers[g][count++] = peer;
 }
 
 EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
   if (threshold_ == 0) return EphemeralPort::kNone;
-  uint32_t src_to_dst = 0;  // destination ports seen with this source port (current tracker)
-  uint32_t dst_to_src = 0;  // source ports seen with this destination port
-  for (uint32_t g = 0; g < 2; ++g) {
-    Store& s = stores_[g];
-    KeySlot& src = probe(s, f.src_key);
-    KeySlot* dst = &probe(s, f.dst_key);
-    // The reference stops adding once either side has reached the threshold.
-    if (src.count < threshold_ && dst->count < threshold_) {
-      insert(s, src, f.src_key, f.dst_port);
+  KeySlot* src = &probe(f.src_key);
+  KeySlot* dst = &probe(f.dst_key);
+  // The reference stops adding to a generation once either side has reached the threshold.
+  bool open[2];
+  for (uint32_t g = 0; g < 2; ++g) open[g] = src->count[g] < threshold_ && dst->count[g] < threshold_;
+  if (open[0] || open[1]) {
+    if (src->key == 0 && claim(*src, f.src_key)) {
       // Claiming the source's slot may have taken the empty slot the destination probe found.
-      if (dst->key != f.dst_key) dst = &probe(s, f.dst_key);
-      insert(s, *dst, f.dst_key, f.src_port);
+      if (dst->key != f.dst_key) dst = &probe(f.dst_key);
     }
-    if (g == current_) {
-      src_to_dst = src.key == f.src_key ? src.count : 0;
-      dst_to_src = dst->key == f.dst_key ? dst->count : 0;
+    if (dst->key == 0) claim(*dst, f.dst_key);
+    for (uint32_t g = 0; g < 2; ++g) {
+      if (!open[g]) continue;
+      if (src->key == f.src_key) insert(*src, g, f.dst_port);
+      if (dst->key == f.dst_key) insert(*dst, g, f.src_port);
     }
   }
+  const uint32_t src_to_dst = src->key == f.src_key ? src->count[current_] : 0;
+  const uint32_t dst_to_src = dst->key == f.dst_key ? dst->count[current_] : 0;
   if (src_to_dst < threshold_ && dst_to_src < threshold_) return EphemeralPort::kNone;
   return src_to_dst >= dst_to_src ? EphemeralPort::kDestination : EphemeralPort::kSource;
 }
 
 void PortRollup::rotate() noexcept {
   if (threshold_ == 0) return;
-  stores_[current_].keys.zero();
-  stores_[current_].used = 0;
+  // The current generation is forgotten; the newer one becomes current; the forgotten one's
+  // sets start again empty as the newer generation.
+  const uint32_t gone = current_;
   current_ ^= 1;
+  const size_t n = slots_.size();
+  const size_t mask = n - 1;
+  // Drop every key the surviving generation has not seen, then put each remaining key back
+  // where a probe from its home finds it. Walking from an empty slot (at most half the slots
+  // are used) keeps every probe run whole: a key moves only to a slot at or before its own.
+  size_t start = 0;
+  while (slots_[start].key != 0) ++start;
+  for (size_t step = 1; step <= n; ++step) {
+    const size_t i = (start + step) & mask;
+    KeySlot& s = slots_[i];
+    if (s.key == 0) continue;
+    s.count[gone] = 0;
+    if (s.count[current_] == 0) {
+      s = KeySlot{};
+      --used_;
+      continue;
+    }
+    const KeySlot moving = s;
+    s.key = 0;
+    KeySlot& to = probe(moving.key);
+    to = moving;
+    if (&to != &s) s = KeySlot{};
+  }
 }
 
 }  // namespace flowgate::exporter

@@ -18,17 +18,18 @@ enum class EphemeralPort : uint8_t { kNone, kSource, kDestination };
 // both never roll up. Two generations of trackers: every flow is written to both, queries read
 // the current one, and rotate() makes the newer one current, forgetting what was not seen since.
 //
-// Unlike the reference's maps of sets, a tracker is a fixed-capacity table sized at
+// Unlike the reference's maps of sets, the trackers are one fixed-capacity table sized at
 // construction, so tracking a flow never allocates. A set stops growing at the threshold (as the
-// reference's does), so each (pair, side, port) key keeps its distinct peer ports inline in its
-// own 32-byte slot: one flow touches one cache line per side and tracker. What a full table
-// cannot track is counted in untracked() and treated as not ephemeral.
+// reference's does), so each (pair, side, port) key keeps its distinct peer ports of both
+// generations inline in one 64-byte slot: a flow touches one cache line per side. What a full
+// table cannot track is counted in untracked() and treated as not ephemeral.
 class PortRollup {
  public:
-  // Peer ports a slot holds, and so the highest threshold.
+  // Peer ports a slot holds per generation, and so the highest threshold.
   static constexpr uint32_t kMaxThreshold = 11;
 
-  // `threshold` is clamped to kMaxThreshold (the configuration refuses more).
+  // `threshold` is clamped to kMaxThreshold (the configuration refuses more). `capacity` keys
+  // are tracked at most (the table has twice as many slots).
   PortRollup(uint32_t threshold, uint32_t capacity);
 
   // A flow's two keys, hashed once: a caller walking a block computes them a few records
@@ -48,10 +49,12 @@ class PortRollup {
     const uint64_t pair =
         decode::fold_multiply(s[0] ^ 0xa0761d6478bd642full, s[1] ^ 0xe7037ed1a0b428dbull) ^
         decode::fold_multiply(d[0] ^ 0x8ebc6af09c88c6e3ull, d[1] ^ 0x589965cc75374cc3ull);
-    // A key is never 0, which marks an empty slot.
-    return Fingerprints{decode::mix64(pair ^ (uint64_t{src_port} << 1)) | 2,
-                        decode::mix64(pair ^ ((uint64_t{dst_port} << 1) | 1)) | 2, src_port,
-                        dst_port};
+    // A key is never 0, which marks an empty slot; the bit that makes sure of it is one the
+    // slot index (the low bits) does not use.
+    constexpr uint64_t kNonZero = uint64_t{1} << 63;
+    return Fingerprints{decode::mix64(pair ^ (uint64_t{src_port} << 1)) | kNonZero,
+                        decode::mix64(pair ^ ((uint64_t{dst_port} << 1) | 1)) | kNonZero,
+                        src_port, dst_port};
   }
 
   // Records the flow and tells which of its ports is ephemeral.
@@ -61,48 +64,46 @@ class PortRollup {
     return add(fingerprints(src, dst, src_port, dst_port));
   }
   // Starts loading the slots add() will read for this flow, so that a caller walking a block
-  // can issue them a few records ahead: the tables are far larger than the caches.
+  // can issue them a few records ahead: the table is far larger than the caches.
   void prefetch(const Fingerprints& f) const noexcept {
     if (threshold_ == 0) return;
-    for (const Store& s : stores_) {
-      const size_t mask = s.keys.size() - 1;
-      __builtin_prefetch(&s.keys[f.src_key & mask]);
-      __builtin_prefetch(&s.keys[f.dst_key & mask]);
-    }
+    const size_t mask = slots_.size() - 1;
+    __builtin_prefetch(&slots_[f.src_key & mask], 1);
+    __builtin_prefetch(&slots_[f.dst_key & mask], 1);
   }
-  // Makes the newer tracker current (every rollup refresh interval).
+  // Makes the newer generation current and starts an empty newer one (every rollup refresh
+  // interval); keys seen in neither are removed, which frees their room.
   void rotate() noexcept;
 
   uint64_t untracked() const noexcept { return untracked_; }
-  // What the two trackers reserve.
-  uint64_t memory_bytes() const noexcept {
-    return stores_[0].keys.reserved_bytes() + stores_[1].keys.reserved_bytes();
-  }
+  // Keys tracked now (in either generation).
+  uint32_t tracked() const noexcept { return used_; }
+  // What the table reserves.
+  uint64_t memory_bytes() const noexcept { return slots_.reserved_bytes(); }
   uint32_t threshold() const noexcept { return threshold_; }
 
  private:
-  // A (pair, side, port) key and the distinct peer ports seen with it, up to the threshold.
-  struct alignas(32) KeySlot {
+  // A (pair, side, port) key and the distinct peer ports seen with it in each generation, up
+  // to the threshold.
+  struct alignas(64) KeySlot {
     uint64_t key;  // 0 = empty
-    uint16_t count;
-    uint16_t peers[kMaxThreshold];
+    uint16_t count[2];
+    uint16_t peers[2][kMaxThreshold];
   };
-  static_assert(sizeof(KeySlot) == 32);
-
-  struct Store {
-    HugePageArray<KeySlot> keys;  // open addressing, linear probing
-    uint32_t used = 0;
-  };
+  static_assert(sizeof(KeySlot) == 64);
 
   // The key's slot, or the empty slot where it would go.
-  static KeySlot& probe(Store& s, uint64_t key) noexcept;
-  // Adds `peer` to the set whose slot is `slot` (found by probe()).
-  void insert(Store& s, KeySlot& slot, uint64_t key, uint16_t peer) noexcept;
+  KeySlot& probe(uint64_t key) noexcept;
+  // Adds `peer` to generation g's set of `slot` (which holds the key).
+  void insert(KeySlot& slot, uint32_t g, uint16_t peer) const noexcept;
+  // Takes the empty `slot` for `key`; false when the table holds capacity keys already.
+  bool claim(KeySlot& slot, uint64_t key) noexcept;
 
   uint32_t threshold_;
   uint32_t capacity_;
-  Store stores_[2];
-  uint32_t current_ = 0;
+  HugePageArray<KeySlot> slots_;  // open addressing, linear probing
+  uint32_t used_ = 0;
+  uint32_t current_ = 0;  // the generation queries read; the other is the newer one
   uint64_t untracked_ = 0;
 };
 

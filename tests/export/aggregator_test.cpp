@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <random>
+#include <set>
+#include <tuple>
 
 #include "tests/support/collecting_output.hpp"
 
@@ -291,6 +295,78 @@ TEST_F(AggregatorTest, ReportsWhatItsFullRollupTrackerCouldNotTrack) {
   a.add(*b, 1'000, out.output());
   EXPECT_GT(a.rollup_untracked(), 0u);
   EXPECT_EQ(a.live(), 100u) << "untracked flows still aggregate, with their ports";
+}
+
+// The reference's port roll-up as plainly as it can be written: per generation, maps from
+// (pair, side, port) to the set of peer ports, sets capped at the threshold; flows go to both
+// generations (while neither side is at the threshold in that generation), queries read the
+// current one, rotation forgets the current one.
+class ModelRollup {
+ public:
+  explicit ModelRollup(uint32_t threshold) : threshold_(threshold) {}
+  EphemeralPort add(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp) {
+    for (int g = 0; g < 2; ++g) {
+      auto& src = gen_[g][{s, d, 0, sp}];
+      auto& dst = gen_[g][{s, d, 1, dp}];
+      if (src.size() < threshold_ && dst.size() < threshold_) {
+        src.insert(dp);
+        dst.insert(sp);
+      }
+    }
+    const size_t a = gen_[current_][{s, d, 0, sp}].size();
+    const size_t b = gen_[current_][{s, d, 1, dp}].size();
+    if (a < threshold_ && b < threshold_) return EphemeralPort::kNone;
+    return a >= b ? EphemeralPort::kDestination : EphemeralPort::kSource;
+  }
+  void rotate() {
+    gen_[current_].clear();
+    current_ ^= 1;
+  }
+
+ private:
+  using Key = std::tuple<uint32_t, uint32_t, int, uint16_t>;
+  uint32_t threshold_;
+  std::map<Key, std::set<uint16_t>> gen_[2];
+  int current_ = 0;
+};
+
+TEST(PortRollup, AgreesWithTheReferenceModelAcrossRotations) {
+  // Few addresses and ports, so sets fill, sides tie and keys come and go between rotations;
+  // the table is small enough that rotations must move keys along their probe runs.
+  for (const uint32_t threshold : {1u, 3u, 10u}) {
+    PortRollup p(threshold, 4096);
+    ModelRollup m(threshold);
+    std::mt19937 rng(threshold);
+    uint64_t disagreements = 0;
+    for (int i = 0; i < 200'000; ++i) {
+      if (i % 20'000 == 19'999) {
+        p.rotate();
+        m.rotate();
+      }
+      const uint32_t s = rng() % 6, d = rng() % 6;
+      const uint16_t sp = static_cast<uint16_t>(rng() % 40), dp = static_cast<uint16_t>(rng() % 40);
+      disagreements +=
+          p.add(IpAddress::from_v4(s), IpAddress::from_v4(d), sp, dp) != m.add(s, d, sp, dp);
+    }
+    EXPECT_EQ(disagreements, 0u) << "threshold " << threshold;
+    EXPECT_EQ(p.untracked(), 0u);
+  }
+}
+
+TEST(PortRollup, RotationFreesTheRoomOfKeysNoLongerSeen) {
+  PortRollup p(10, 16);
+  const IpAddress d = IpAddress::from_v4(2);
+  for (uint32_t i = 0; i < 8; ++i) p.add(IpAddress::from_v4(100 + i), d, 1000, 80);
+  EXPECT_EQ(p.tracked(), 16u) << "two keys a flow";
+  EXPECT_EQ(p.untracked(), 0u);
+  p.rotate();
+  EXPECT_EQ(p.tracked(), 16u) << "still in the newer generation, now current";
+  p.add(IpAddress::from_v4(100), d, 1000, 80);  // seen again: survives the next rotation
+  p.rotate();
+  EXPECT_EQ(p.tracked(), 2u);
+  for (uint32_t i = 0; i < 7; ++i) p.add(IpAddress::from_v4(200 + i), d, 1000, 80);
+  EXPECT_EQ(p.tracked(), 16u);
+  EXPECT_EQ(p.untracked(), 0u) << "the forgotten keys' room was reused";
 }
 
 TEST(PortRollup, CountsWhatAFullTableCannotTrack) {
