@@ -10,7 +10,8 @@
 #
 #   bench/dpdk_replay.sh [BUILD_DIR]        (default build/; needs build/flowgate)
 # Environment: SECONDS_RUN [10], FLOWS per protocol in the generated capture [20000],
-#              PROTOCOLS [v9,ipfix], CAPTURE (use this pcap instead of generating one).
+#              PROTOCOLS [v9,ipfix], CAPTURE (use this pcap instead of generating one),
+#              PERF_DIR (record `perf` over each measured window into PERF_DIR/<device>-<agg>.data).
 # Nothing is sent anywhere: vdevs only. Every run stops by itself (SIGTERM after SECONDS_RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +89,13 @@ CONF
   sleep 1  # past start-up: the figures are deltas over the measured window
   curl -s "http://127.0.0.1:$metrics_port/metrics" > "$tmp/metrics0"
   cpu0="$(cpu_ns "$pid")"
-  sleep "$seconds"
+  if [[ -n "${PERF_DIR:-}" ]]; then
+    mkdir -p "$PERF_DIR"
+    perf record -q -F 2000 -g -p "$pid" -o "$PERF_DIR/$name-$aggregation.data" -- sleep "$seconds" \
+      2>/dev/null
+  else
+    sleep "$seconds"
+  fi
   curl -s "http://127.0.0.1:$metrics_port/metrics" > "$tmp/metrics"
   cpu1="$(cpu_ns "$pid")"
   kill -TERM "$pid"

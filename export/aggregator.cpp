@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "decode/hash.hpp"
+#include "export/prefetch.hpp"
 
 namespace flowgate::exporter {
 
@@ -82,8 +83,8 @@ void Aggregator::prefetch_match(uint32_t h) const noexcept {
   for (int probes = 0; probes < 4 && index_[i].slot_plus_1 != 0; ++probes, i = (i + 1) & mask) {
     if (index_[i].hash == h) {
       const Entry* e = &entries_[index_[i].slot_plus_1 - 1];
-      __builtin_prefetch(e);                                           // the key
-      __builtin_prefetch(reinterpret_cast<const char*>(e) + 64, 1);   // the sums
+      prefetch(e);                                          // the key
+      prefetch(reinterpret_cast<const char*>(e) + 64);      // the sums
       return;
     }
   }
@@ -111,7 +112,7 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
   const auto stage2 = [&](uint32_t a) {
     keys_[a] = make_key(b, a);
     hashes_[a] = hash(keys_[a]);
-    __builtin_prefetch(&index_[hashes_[a] & mask]);
+    prefetch(&index_[hashes_[a] & mask]);
   };
   for (uint32_t a = 0; a < std::min(n, 2 * kAhead); ++a) stage1(a);
   for (uint32_t a = 0; a < std::min(n, kAhead); ++a) stage2(a);
@@ -198,7 +199,7 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
   constexpr uint32_t kFlushAhead = 8;
   if (live_ > kFlushAhead) {
     const uint32_t later = entries_[(head_ + kFlushAhead) % config_.max_keys].hash;
-    __builtin_prefetch(&index_[later & (index_.size() - 1)]);
+    prefetch(&index_[later & (index_.size() - 1)]);
   }
   Entry& e = entries_[head_];
   const size_t mask = index_.size() - 1;

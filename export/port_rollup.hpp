@@ -6,6 +6,7 @@
 #include "decode/hash.hpp"
 #include "decode/ip_address.hpp"
 #include "export/huge_page_array.hpp"
+#include "export/prefetch.hpp"
 
 namespace flowgate::exporter {
 
@@ -68,8 +69,8 @@ class PortRollup {
   void prefetch(const Fingerprints& f) const noexcept {
     if (threshold_ == 0) return;
     const size_t mask = slots_.size() - 1;
-    __builtin_prefetch(&slots_[f.src_key & mask], 1);
-    __builtin_prefetch(&slots_[f.dst_key & mask], 1);
+    exporter::prefetch(&slots_[f.src_key & mask]);
+    exporter::prefetch(&slots_[f.dst_key & mask]);
   }
   // Makes the newer generation current and starts an empty newer one (every rollup refresh
   // interval); keys seen in neither are removed, which frees their room.
