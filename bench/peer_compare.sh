@@ -9,7 +9,9 @@
 #                                           through scripts/setup.sh when missing)
 # Environment: PB_RUNS [3], PROTOS ["v9 ipfix v5 sflow"], PEERS ["nfacctd nfcapd"] (sFlow uses
 # sfacctd/sfcapd), plus what peerbench's run_peer.sh reads (PB_RATES, PB_STEP_S, PB_MAX_PKTS,
-# PB_RCVBUF, PB_COUNT). Only loopback is used; every trial is bounded by the harness.
+# PB_RCVBUF, PB_COUNT), and FLOWGATE_MAX_KEYS: when set, one more flowgate row with aggregation
+# on and [aggregation] max_keys = FLOWGATE_MAX_KEYS ("flowgate-agg-on-keys<N>"). Only loopback is
+# used; every trial is bounded by the harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -53,12 +55,12 @@ trap 'sysctl -q -w net.core.rmem_max="$orig_rmem" || true' EXIT
 } > "$PB_RESULTS/machine.txt"
 cat "$PB_RESULTS/machine.txt"
 
-flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN
-  PEER_NAME="flowgate-agg-$1" \
-  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1" \
+flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN [MAX_KEYS]
+  PEER_NAME="flowgate-agg-$1${4:+-keys$4}" \
+  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1 ${4:-}" \
   PEER_COUNT_CMD="$root/bench/peerbench_flowgate.sh count {out}" \
   PEER_PROTOS="v5 v9 ipfix sflow" PEER_STOP_SIGNAL=TERM \
-  PEER_VERSION="flowgate $(git log --oneline -1 | cut -c1-7), aggregation $1" \
+  PEER_VERSION="flowgate $(git log --oneline -1 | cut -c1-7), aggregation $1${4:+, max_keys $4}" \
   PB_RUN_IDS="$3" "$pb/run_peer.sh" custom "$2"
 }
 
@@ -71,6 +73,10 @@ for run in $(seq 1 "$runs"); do
     done
     flowgate_peer on "$proto" "$run" || echo "== flowgate (aggregation on) $proto run $run failed" >&2
     flowgate_peer off "$proto" "$run" || echo "== flowgate (aggregation off) $proto run $run failed" >&2
+    if [ -n "${FLOWGATE_MAX_KEYS:-}" ]; then
+      flowgate_peer on "$proto" "$run" "$FLOWGATE_MAX_KEYS" ||
+        echo "== flowgate (aggregation on, max_keys $FLOWGATE_MAX_KEYS) $proto run $run failed" >&2
+    fi
   done
 done
 python3 "$pb/pbtool.py" summarize "$PB_RESULTS/results.jsonl" > "$PB_RESULTS/summary.md"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # flowgate as a peer of ../shared/peerbench (through its peers/custom.sh):
 #
-#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION   runs flowgate in the
-#       foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO (v5 v9 ipfix sflow),
-#       1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation on|off as shipped
-#       otherwise, JSON records to OUT/flows.jsonl, log to OUT/flowgate.log
+#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [MAX_KEYS]   runs flowgate in
+#       the foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO (v5 v9 ipfix
+#       sflow), 1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation on|off as
+#       shipped otherwise ([aggregation] max_keys = MAX_KEYS when given), JSON records to
+#       OUT/flows.jsonl, log to OUT/flowgate.log
 #   peerbench_flowgate.sh count OUT    prints the flow records flowgate decoded (the exit
 #       summary's records=), after it exited
 #
@@ -15,7 +16,7 @@ flowgate="${FLOWGATE:-$here/build/flowgate}"
 
 case "${1:-}" in
   start)
-    port="$2" out="$3" proto="$4" rcvbuf="$5" aggregation="$6"
+    port="$2" out="$3" proto="$4" rcvbuf="$5" aggregation="$6" max_keys="${7:-}"
     case "$proto" in
       v5) type=netflow5 ;; v9) type=netflow9 ;; ipfix) type=ipfix ;; sflow) type=sflow5 ;;
       *) echo "unknown protocol $proto" >&2; exit 2 ;;
@@ -33,6 +34,7 @@ workers = 1
 receive_buffer_bytes = $rcvbuf
 [aggregation]
 enabled = $enabled
+${max_keys:+max_keys = $max_keys}
 [[outputs]]
 type = "file"
 path = "$out/flows.jsonl"
