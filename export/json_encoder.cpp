@@ -121,6 +121,21 @@ char* write_port(char* p, uint16_t port, bool rolled_up) noexcept {
 
 }  // namespace
 
+char* AddressTextCache::write(char* p, const decode::IpAddress& address,
+                              AddressFamily absent_family) noexcept {
+  if (address.is_zero()) return write_ip(p, address, absent_family);
+  uint64_t w[2];
+  std::memcpy(w, address.bytes.data(), 16);
+  Slot& s = slots_[((w[0] ^ w[1]) * 0x9e3779b97f4a7c15ull) >> 58];
+  static_assert(kSlots == 64, "the slot is the product's top 6 bits");
+  if (s.length == 0 || s.address != address) {
+    s.address = address;
+    s.length = static_cast<uint8_t>(write_ip(s.text, address, absent_family) - s.text);
+  }
+  std::memcpy(p, s.text, kMaxIpText);
+  return p + s.length;
+}
+
 JsonEncoder::JsonEncoder(const EncoderConfig& config) {
   device_exporter_ = ",\"device\":{\"namespace\":\"";
   append_json_escaped(device_exporter_, config.device_namespace);
@@ -159,7 +174,12 @@ char* JsonEncoder::write(char* p, const FlowBlock& b, uint32_t r, uint64_t flush
   const uint8_t rollup = static_cast<uint8_t>(b.port_rollup[r] | port_rollup);
 
   p = put(p, kFlushTimestamp);
-  p = write_decimal(p, flush_timestamp_ms);
+  if (flush_length_ == 0 || flush_timestamp_ms != flush_ms_) {
+    flush_ms_ = flush_timestamp_ms;
+    flush_length_ = static_cast<uint8_t>(write_decimal(flush_text_, flush_timestamp_ms) - flush_text_);
+  }
+  std::memcpy(p, flush_text_, kMaxDecimalText);
+  p += flush_length_;
   p = put(p, kType);
   p = put(p, decode::flow_type_name(b.flow_type[r]));
   p = put(p, kSamplingRate);
@@ -183,7 +203,7 @@ char* JsonEncoder::write(char* p, const FlowBlock& b, uint32_t r, uint64_t flush
   p = put(p, ip_protocol_name(b.protocol[r]));
   p = put(p, kIpProtocolEnd);
   p = put(p, device_exporter_);
-  p = write_ip(p, b.exporter_addr[r], family);
+  p = addresses_.write(p, b.exporter_addr[r], family);
 
   p = put(p, kSourceIp);
   p = write_ip(p, b.src_addr[r], family);
@@ -212,7 +232,7 @@ char* JsonEncoder::write(char* p, const FlowBlock& b, uint32_t r, uint64_t flush
   const unsigned flags = b.tcp_flags[r] & 0x3f;
   p = put(p, std::string_view(kTcpFlags.text[flags], kTcpFlags.size[flags]));
   p = put(p, kNextHop);
-  p = write_ip(p, b.next_hop[r], family);
+  p = addresses_.write(p, b.next_hop[r], family);
   p = put(p, kNextHopEnd);
   return put(p, tail_);
 }

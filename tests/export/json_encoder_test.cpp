@@ -427,6 +427,41 @@ TEST(JsonEncoder, RolledUpPortsAreWrittenAsStar) {
   EXPECT_EQ(ports(src, FlowBlock::kRollupDstPort), "* *");
 }
 
+// The encoder remembers the text of the last flush timestamp and of 64 frequent addresses
+// (exporter, next hop): one encoder over many records, with addresses that return, collide in
+// its table, change family and are absent, writes exactly what a fresh encoder writes for each.
+TEST(JsonEncoder, RememberedTextNeverGoesStale) {
+  auto b = std::make_unique<FlowBlock>();
+  const JsonEncoder kept(design_config());
+  uint64_t x = 12345;
+  const auto next = [&x] {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x >> 33;
+  };
+  uint64_t flush_ms = 1692077978547;
+  int checked = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    b->clear();
+    const uint32_t r = append_design_example(*b);
+    const uint64_t pick = next();
+    const uint32_t v4_value = 0x0a000000u | static_cast<uint32_t>(pick % 300);  // 300 exporters
+    if (pick % 7 == 0) {
+      uint8_t bytes[16] = {0x20, 0x01, 0x0d, 0xb8};
+      bytes[15] = static_cast<uint8_t>(pick % 200);
+      b->exporter_addr[r] = IpAddress::from_v6_bytes(bytes);
+    } else {
+      b->exporter_addr[r] = IpAddress::from_v4(v4_value);
+    }
+    b->next_hop[r] = pick % 5 == 0 ? IpAddress{} : IpAddress::from_v4(0xc0a80000u | (pick >> 9) % 90);
+    b->ether_type[r] = pick % 11 == 0 ? 0x86dd : 0x0800;  // family of an absent next hop
+    if (pick % 3 == 0) flush_ms += pick % 2000;
+    const JsonEncoder fresh(design_config());
+    ASSERT_EQ(encode_one(kept, *b, r, flush_ms), encode_one(fresh, *b, r, flush_ms)) << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 20'000);
+}
+
 TEST(JsonEncoder, AppendsToAReusedBufferOneLinePerRecord) {
   auto b = std::make_unique<FlowBlock>();
   for (uint32_t i = 0; i < 100; ++i) {
