@@ -1,6 +1,7 @@
 #include "dataplane/socket_source.hpp"
 
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -72,7 +73,6 @@ SocketSource::SocketSource(uint32_t burst, int receive_buffer_bytes)
     : burst_(burst == 0 ? 1 : burst), receive_buffer_bytes_(receive_buffer_bytes) {
   buffers_.resize(size_t{burst_} * kMaxDatagram);
   addresses_.resize(burst_);
-  controls_.resize(burst_);
   iovecs_.resize(burst_);
   messages_.resize(burst_);
 }
@@ -105,7 +105,6 @@ bool SocketSource::open(const std::vector<SocketListener>& listeners, std::strin
     const int one = 1;
     const int zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     // SO_RCVBUFFORCE passes net.core.rmem_max when privileged; otherwise take what is allowed.
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes_,
@@ -155,8 +154,8 @@ int SocketSource::receive(uint32_t socket) {
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_iov = &iovecs_[i];
     h.msg_iovlen = 1;
-    h.msg_control = controls_[i].data();
-    h.msg_controllen = controls_[i].size();
+    h.msg_control = nullptr;  // no ancillary data: drops are read in housekeeping
+    h.msg_controllen = 0;
     h.msg_flags = 0;
   }
   const int n = recvmmsg(sockets_[socket].fd, messages_.data(), burst_, MSG_DONTWAIT, nullptr);
@@ -165,20 +164,6 @@ int SocketSource::receive(uint32_t socket) {
     return 0;
   }
   receive_ns_ = wall_ns();
-  // The drop counter rides on each datagram as a cumulative value; the last one is newest.
-  for (int i = n - 1; i >= 0; --i) {
-    msghdr& h = messages_[static_cast<size_t>(i)].msg_hdr;
-    bool found = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-        uint32_t drops = 0;
-        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-        sockets_[socket].drops = drops;
-        found = true;
-      }
-    }
-    if (found) break;
-  }
   return n;
 }
 
@@ -201,9 +186,19 @@ UdpDatagram SocketSource::datagram(uint32_t socket, uint32_t m) const noexcept {
   return d;
 }
 
-uint64_t SocketSource::kernel_drops() const noexcept {
+uint64_t SocketSource::kernel_drops() noexcept {
+  // The socket's drop counter (what SO_RXQ_OVFL would attach to every datagram, read here once
+  // per housekeeping pass instead of as ancillary data the kernel builds per datagram).
   uint64_t total = 0;
-  for (const Socket& s : sockets_) total += s.drops;
+  for (Socket& s : sockets_) {
+    uint32_t meminfo[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof meminfo;
+    if (getsockopt(s.fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len) == 0 &&
+        len >= (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) {
+      s.drops = meminfo[SK_MEMINFO_DROPS];
+    }
+    total += s.drops;
+  }
   return total;
 }
 

@@ -61,8 +61,9 @@ class SocketSource {
     return total;
   }
 
-  // Datagrams the kernel dropped on these sockets (SO_RXQ_OVFL), summed.
-  uint64_t kernel_drops() const noexcept;
+  // Datagrams the kernel dropped on these sockets (SO_MEMINFO's drop counter), summed; a
+  // getsockopt per socket, so once per housekeeping pass.
+  uint64_t kernel_drops() noexcept;
   uint64_t receive_errors() const noexcept { return receive_errors_; }
   // The port a listener was bound to (differs from the configured one when that was 0).
   uint16_t bound_port(size_t socket_index) const noexcept;
@@ -72,7 +73,7 @@ class SocketSource {
   struct Socket {
     int fd = -1;
     uint16_t listener = 0;
-    uint32_t drops = 0;  // latest SO_RXQ_OVFL value (cumulative per socket)
+    uint32_t drops = 0;  // latest SO_MEMINFO drop count (cumulative per socket)
   };
 
   int wait(int timeout_ms);
@@ -87,7 +88,6 @@ class SocketSource {
   // recvmmsg state, allocated once: burst_ buffers of kMaxDatagram bytes.
   std::vector<uint8_t> buffers_;
   std::vector<sockaddr_storage> addresses_;
-  std::vector<std::array<uint8_t, 64>> controls_;
   std::vector<struct iovec> iovecs_;
   std::vector<struct mmsghdr> messages_;
   uint64_t receive_ns_ = 0;

@@ -140,6 +140,27 @@ TEST(SocketSource, ReceivesIpv4DatagramsWithSourceAndListener) {
   EXPECT_EQ(source.receive_errors(), 0u);
 }
 
+// A socket that is not read fills and the kernel drops the rest: every datagram sent is either
+// received or counted in kernel_drops().
+TEST(SocketSource, CountsWhatTheKernelDroppedOnAFullSocket) {
+  SocketSource source(8, 4096);  // the kernel's smallest receive buffer
+  std::string error;
+  ASSERT_TRUE(source.open({{"127.0.0.1", 0, 0}}, error)) << error;
+  const uint16_t port = source.bound_port(0);
+  ASSERT_NE(port, 0);
+  Client client(AF_INET);
+  ASSERT_TRUE(client.ok());
+  constexpr size_t kSent = 200;
+  for (size_t i = 0; i < kSent; ++i) ASSERT_TRUE(client.send(payload(1200, 7), port));
+  const uint64_t dropped = source.kernel_drops();
+  EXPECT_GT(dropped, 0u) << "200 datagrams of 1200 bytes cannot fit a minimal buffer";
+  size_t received = 0;
+  while (source.poll(50, [&](const UdpDatagram&, uint16_t) { ++received; }) > 0) {
+  }
+  EXPECT_EQ(received + source.kernel_drops(), kSent);
+  EXPECT_EQ(source.kernel_drops(), dropped) << "nothing more is dropped once the socket is read";
+}
+
 TEST(SocketSource, ReceivesIpv6Datagrams) {
   if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
   SocketSource source(8, 1 << 20);
