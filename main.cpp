@@ -577,14 +577,20 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
     }
     return taken;
   };
+  // Idle, the pause grows from 1 ms to 4 ms: fewer wake-ups while the rings stay empty, and
+  // still far less than a worker's block pool holds at full rate when traffic resumes.
+  long pause_ns = 1'000'000;
   while (!g_stop.load(std::memory_order_relaxed)) {
     if (g_reopen.exchange(false)) {
       pipeline.reopen_sinks();
       spdlog::info("output files reopened");
     }
     if (drain() == 0) {
-      const timespec pause{0, 1'000'000};
+      const timespec pause{0, pause_ns};
       nanosleep(&pause, nullptr);
+      pause_ns = std::min<long>(pause_ns * 2, 4'000'000);
+    } else {
+      pause_ns = 1'000'000;
     }
   }
   // SIGTERM/SIGINT: the workers stop receiving and hand off their last blocks; everything in
