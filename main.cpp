@@ -454,6 +454,29 @@ class TemplatePersistence {
 
 // What /metrics and /api/summary show: the shards' published counters and snapshots, the
 // exporter thread's figures, and what the source adds.
+// Tells the operator that the aggregation table is smaller than the traffic: every key written
+// early is a record a larger table would have merged. At most every 10 minutes, from the
+// exporter thread's once-a-second tick (never on the per-record path).
+class KeyBoundWarning {
+ public:
+  explicit KeyBoundWarning(uint32_t max_keys) : max_keys_(max_keys) {}
+  void check(uint64_t flushed_early, uint64_t now_ms) {
+    if (flushed_early <= reported_ || now_ms < next_ms_) return;
+    spdlog::warn(
+        "aggregation table full: {} keys written early since {} (max_keys = {} live keys); raise "
+        "[aggregation] max_keys towards the distinct keys of one flush_interval so they merge "
+        "(about 380 bytes a key); flowgate_aggregation_flushed_early_total counts them",
+        flushed_early - reported_, reported_ == 0 ? "start" : "the last warning", max_keys_);
+    reported_ = flushed_early;
+    next_ms_ = now_ms + 600'000;
+  }
+
+ private:
+  uint32_t max_keys_;
+  uint64_t reported_ = 0;
+  uint64_t next_ms_ = 0;
+};
+
 struct MetricsInputs {
   const config::Config& config;
   const RunningSource& source;
@@ -554,6 +577,7 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
   // The window costs the exporter thread a few table probes per record: only when served.
   if (metrics.port() != 0) pipeline.set_dashboard(&window);
   uint64_t next_tick_ms = 0;
+  KeyBoundWarning key_bound(c.aggregation.max_keys);
   auto drain = [&]() {
     size_t taken = 0;
     const uint64_t now = wall_ms();
@@ -569,10 +593,12 @@ int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::
       }
     }
     pipeline.tick(now);
-    figures.publish(exporter::PipelineFigures::of(pipeline));
+    const exporter::PipelineFigures f = exporter::PipelineFigures::of(pipeline);
+    figures.publish(f);
     sink_figures.publish(pipeline.sink_figures());
     if (now >= next_tick_ms) {
       source.tick();
+      key_bound.check(f.aggregation_flushed_early, now);
       next_tick_ms = now + 1000;
     }
     return taken;

@@ -129,6 +129,7 @@ struct ConfigOptions {
   uint32_t batch_records = 1024;
   std::string flush_interval = "100ms";  // of the file output's batches
   std::string extra_outputs;             // more [[outputs]] blocks, verbatim (live runs only)
+  uint32_t max_keys = 0;                 // [aggregation] max_keys; 0: the default
 };
 
 std::string config_text(const ConfigOptions& c) {
@@ -155,7 +156,8 @@ std::string config_text(const ConfigOptions& c) {
        "[aggregation]\n"
     << "enabled = " << (c.aggregate ? "true" : "false") << "\n"
     << "flush_interval = \"300s\"\n"  // nothing is due before shutdown, in either mode
-       "[[outputs]]\n"
+    << (c.max_keys != 0 ? "max_keys = " + std::to_string(c.max_keys) + "\n" : std::string())
+    << "[[outputs]]\n"
        "type = \"file\"\n"
     << "path = \"" << c.output.string() << "\"\n"
     << "max_file_bytes = " << c.max_file_bytes << "\n"
@@ -293,6 +295,8 @@ class LiveCollector : public ::testing::Test {
     EXPECT_EQ(s.written, live.size());
     if (aggregate) {
       EXPECT_LT(s.written, s.records);  // the corpus has flows to merge
+      EXPECT_EQ(testing::read_text(live_err()).find("written early"), std::string::npos)
+          << "the default table holds the corpus";
     } else {
       EXPECT_EQ(s.written, s.records);
     }
@@ -340,6 +344,27 @@ class LiveCollector : public ::testing::Test {
 TEST_F(LiveCollector, WritesWhatPcapModeWritesWithoutAggregation) { run_end_to_end(false); }
 
 TEST_F(LiveCollector, WritesWhatPcapModeWritesWithAggregation) { run_end_to_end(true); }
+
+// A table smaller than the traffic's keys writes keys early; the log says so, with the count
+// and the key to raise, and the metric's counter agrees with the records written.
+TEST_F(LiveCollector, WarnsWhenTheAggregationTableIsTooSmall) {
+  options_.aggregate = true;
+  options_.max_keys = 8;
+  std::vector<Datagram> datagrams;
+  add(datagrams, netflow5_corpus(), options_.flow_port);
+  ASSERT_NO_FATAL_FAILURE(start_collector());
+  ASSERT_NO_FATAL_FAILURE(send_paced(datagrams));
+  ASSERT_NO_FATAL_FAILURE(wait_received());
+  ASSERT_TRUE(wait_for([&] {
+    return testing::read_text(live_err()).find("written early") != std::string::npos;
+  })) << testing::read_text(live_err());
+  const std::string log = testing::read_text(live_err());
+  EXPECT_NE(log.find("aggregation table full"), std::string::npos) << log;
+  EXPECT_NE(log.find("max_keys = 8 live keys"), std::string::npos) << log;
+  EXPECT_NE(log.find("[aggregation] max_keys"), std::string::npos) << log;
+  const ExitSummary s = stop_collector();
+  EXPECT_GT(s.written, 8u) << "more keys than the table holds were written";
+}
 
 TEST_F(LiveCollector, WritesRecordsInFlightAtSigterm) {
   // A long batch interval: what was received sits in a worker's block, the ring or the batch
