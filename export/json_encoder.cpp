@@ -176,7 +176,8 @@ char* JsonEncoder::write(char* p, const FlowBlock& b, uint32_t r, uint64_t flush
   p = put(p, kFlushTimestamp);
   if (flush_length_ == 0 || flush_timestamp_ms != flush_ms_) {
     flush_ms_ = flush_timestamp_ms;
-    flush_length_ = static_cast<uint8_t>(write_decimal(flush_text_, flush_timestamp_ms) - flush_text_);
+    flush_length_ =
+        static_cast<uint8_t>(write_decimal(flush_text_, flush_timestamp_ms) - flush_text_);
   }
   std::memcpy(p, flush_text_, kMaxDecimalText);
   p += flush_length_;

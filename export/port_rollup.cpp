@@ -66,7 +66,9 @@ EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
   KeySlot* dst = &probe(f.dst_key);
   // The reference stops adding to a generation once either side has reached the threshold.
   bool open[2];
-  for (uint32_t g = 0; g < 2; ++g) open[g] = src->count[g] < threshold_ && dst->count[g] < threshold_;
+  for (uint32_t g = 0; g < 2; ++g) {
+    open[g] = src->count[g] < threshold_ && dst->count[g] < threshold_;
+  }
   if (open[0] || open[1]) {
     if (src->key == 0 && claim(*src, f.src_key)) {
       // Claiming the source's slot may have taken the empty slot the destination probe found.

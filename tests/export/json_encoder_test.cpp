@@ -452,7 +452,8 @@ TEST(JsonEncoder, RememberedTextNeverGoesStale) {
     } else {
       b->exporter_addr[r] = IpAddress::from_v4(v4_value);
     }
-    b->next_hop[r] = pick % 5 == 0 ? IpAddress{} : IpAddress::from_v4(0xc0a80000u | (pick >> 9) % 90);
+    b->next_hop[r] =
+        pick % 5 == 0 ? IpAddress{} : IpAddress::from_v4(0xc0a80000u | (pick >> 9) % 90);
     b->ether_type[r] = pick % 11 == 0 ? 0x86dd : 0x0800;  // family of an absent next hop
     if (pick % 3 == 0) flush_ms += pick % 2000;
     const JsonEncoder fresh(design_config());
