@@ -34,6 +34,7 @@
 #include "export/dashboard_window.hpp"
 #include "export/http_sink.hpp"
 #include "export/line_sink.hpp"
+#include "export/memory_budget.hpp"
 #include "export/metrics_format.hpp"
 #include "export/metrics_server.hpp"
 #include "export/pipeline_figures.hpp"
@@ -826,6 +827,22 @@ int run_af_packet(const config::Config& c) {
   return run_exporter(c, std::move(sinks), source, persistence);
 }
 
+// The aggregation tables are faulted in when the pipeline is made: refuse, with the setting to
+// change, a max_keys whose tables this machine (or this container's memory limit) cannot hold,
+// rather than be killed by the OOM killer while faulting them in.
+bool aggregation_tables_fit(const config::Config& c) {
+  if (!c.aggregation.enabled) return true;
+  const uint64_t need =
+      exporter::Aggregator::table_bytes(exporter::RecordPipeline::aggregator_config(c));
+  const std::optional<exporter::MemoryAvailable> have = exporter::memory_available_here();
+  if (!have || need <= have->bytes / 10 * 9) return true;
+  spdlog::error(
+      "{}: [aggregation] max_keys = {} needs {} MiB of tables, faulted in at start, and {} "
+      "leaves {} MiB: lower max_keys (about 380 bytes a key)",
+      c.path, c.aggregation.max_keys, need >> 20, have->source, have->bytes >> 20);
+  return false;
+}
+
 int run_live(const config::Config& c) {
   if (c.listeners.empty()) {
     spdlog::error("{}: no listeners: add [[inputs.netflow.listeners]]", c.path);
@@ -860,6 +877,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(loaded.config.log_level));
+  const bool aggregates = !o.no_aggregate || o.pcap_path.empty();
+  if (aggregates && !aggregation_tables_fit(loaded.config)) return 2;
   if (!o.pcap_path.empty()) return run_pcap(o, loaded.config);
   return run_live(loaded.config);
 }

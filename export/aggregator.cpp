@@ -39,6 +39,10 @@ uint32_t Aggregator::hash(const Key& k) noexcept {
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
+namespace {
+uint64_t bucket_count(uint32_t max_keys) noexcept { return std::bit_ceil(uint64_t{max_keys} * 2); }
+}  // namespace
+
 Aggregator::Aggregator(AggregatorConfig config)
     : config_(std::move(config)),
       rollup_(config_.port_rollup_threshold, config_.rollup_capacity),
@@ -47,7 +51,13 @@ Aggregator::Aggregator(AggregatorConfig config)
       hashes_(FlowBlock::kCapacity) {
   config_.max_keys = std::max<uint32_t>(config_.max_keys, 1);
   entries_ = HugePageArray<Entry>(config_.max_keys);
-  index_ = HugePageArray<Bucket>(std::bit_ceil(uint64_t{config_.max_keys} * 2));
+  index_ = HugePageArray<Bucket>(bucket_count(config_.max_keys));
+}
+
+uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
+  const uint32_t keys = std::max<uint32_t>(config.max_keys, 1);
+  return HugePageArray<Entry>::bytes_for(keys) + HugePageArray<Bucket>::bytes_for(bucket_count(keys)) +
+         PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
 
 Aggregator::Key Aggregator::make_key(const FlowBlock& b, uint32_t r) noexcept {

@@ -52,6 +52,9 @@ class Aggregator {
   uint32_t max_keys() const noexcept { return config_.max_keys; }
   // What the aggregation tables and the roll-up trackers reserve, from their sizes (fixed at
   // construction by max_keys and rollup_capacity).
+  // What the tables of an Aggregator(config) reserve (records, index, roll-up trackers),
+  // before making one: they are faulted in at construction.
+  static uint64_t table_bytes(const AggregatorConfig& config) noexcept;
   uint64_t memory_bytes() const noexcept {
     return sizeof(*this) + entries_.reserved_bytes() + index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +

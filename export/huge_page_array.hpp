@@ -29,9 +29,14 @@ class HugePageArray {
   static constexpr size_t kHugePage = size_t{2} << 20;
 
   HugePageArray() = default;
+  // What an array of `count` rows reserves (whole huge pages).
+  static constexpr size_t bytes_for(size_t count) noexcept {
+    return (count * sizeof(T) + kHugePage - 1) / kHugePage * kHugePage;
+  }
+
   explicit HugePageArray(size_t count) : size_(count) {
     if (count == 0) return;
-    bytes_ = (count * sizeof(T) + kHugePage - 1) / kHugePage * kHugePage;
+    bytes_ = bytes_for(count);
     // Over-map by one huge page so the array can start on a 2 MiB boundary.
     const size_t mapped = bytes_ + kHugePage;
     void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

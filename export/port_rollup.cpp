@@ -10,10 +10,20 @@
 
 namespace flowgate::exporter {
 
+namespace {
+uint64_t slot_count(uint32_t capacity) noexcept {
+  return std::bit_ceil(uint64_t{std::max<uint32_t>(capacity, 16)} * 2);
+}
+}  // namespace
+
 PortRollup::PortRollup(uint32_t threshold, uint32_t capacity)
     : threshold_(std::min(threshold, kMaxThreshold)), capacity_(std::max<uint32_t>(capacity, 16)) {
   if (threshold_ == 0) return;  // off: no table
-  slots_ = HugePageArray<KeySlot>(std::bit_ceil(uint64_t{capacity_} * 2));
+  slots_ = HugePageArray<KeySlot>(slot_count(capacity_));
+}
+
+uint64_t PortRollup::table_bytes(uint32_t threshold, uint32_t capacity) noexcept {
+  return threshold == 0 ? 0 : HugePageArray<KeySlot>::bytes_for(slot_count(capacity));
 }
 
 PortRollup::KeySlot& PortRollup::probe(uint64_t key) noexcept {

@@ -81,6 +81,8 @@ class PortRollup {
   uint32_t tracked() const noexcept { return used_; }
   // What the table reserves.
   uint64_t memory_bytes() const noexcept { return slots_.reserved_bytes(); }
+  // What a PortRollup(threshold, capacity) reserves, before making one.
+  static uint64_t table_bytes(uint32_t threshold, uint32_t capacity) noexcept;
   uint32_t threshold() const noexcept { return threshold_; }
 
  private:

@@ -25,6 +25,21 @@ uint64_t monotonic_ns() {
 
 }  // namespace
 
+AggregatorConfig RecordPipeline::aggregator_config(const config::Config& config) {
+  AggregatorConfig ac;
+  ac.flush_interval_ms = config.aggregation.flush_interval_ms;
+  ac.port_rollup_threshold = config.aggregation.port_rollup_threshold;
+  ac.rollup_refresh_ms = config.aggregation.rollup_refresh_ms;
+  ac.max_keys = config.aggregation.max_keys;
+  // The roll-up trackers are sized like the aggregation table; what they cannot hold keeps
+  // its port and is counted.
+  ac.rollup_capacity = std::max<uint32_t>(1024, config.aggregation.max_keys);
+  for (const config::Listener& l : config.listeners) {
+    ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
+  }
+  return ac;
+}
+
 RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std::string host,
                                std::vector<std::unique_ptr<Sink>> sinks, std::string collector_ip)
     : config_(config),
@@ -65,20 +80,7 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
     max_batch_records_ = config::Output{}.batch_records;
     batch_interval_ms_ = config::Output{}.flush_interval_ms;
   }
-  if (aggregate) {
-    AggregatorConfig ac;
-    ac.flush_interval_ms = config.aggregation.flush_interval_ms;
-    ac.port_rollup_threshold = config.aggregation.port_rollup_threshold;
-    ac.rollup_refresh_ms = config.aggregation.rollup_refresh_ms;
-    ac.max_keys = config.aggregation.max_keys;
-    // The roll-up trackers are sized like the aggregation table; what they cannot hold keeps
-    // its port and is counted.
-    ac.rollup_capacity = std::max<uint32_t>(1024, config.aggregation.max_keys);
-    for (const config::Listener& l : config.listeners) {
-      ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
-    }
-    aggregator_ = std::make_unique<Aggregator>(std::move(ac));
-  }
+  if (aggregate) aggregator_ = std::make_unique<Aggregator>(aggregator_config(config));
   const size_t reserve_records = std::min<size_t>(max_batch_records_, 16384);
   batch_.reserve(reserve_records * 1024);
   if (want_points_) points_.reserve(reserve_records * 1536);

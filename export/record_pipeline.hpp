@@ -28,6 +28,9 @@ class RecordPipeline {
   RecordPipeline(const config::Config& config, bool aggregate, std::string host,
                  std::vector<std::unique_ptr<Sink>> sinks, std::string collector_ip = "");
 
+  // The aggregator a pipeline with aggregation makes from `config`.
+  static AggregatorConfig aggregator_config(const config::Config& config);
+
   // Takes every record of a decoded block (the block may be reused afterwards).
   void add(const decode::FlowBlock& block, uint64_t now_ms);
   // Periodic work: aggregation flush checks (every 10 s, as the reference), batches older than

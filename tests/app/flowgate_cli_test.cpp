@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "export/memory_budget.hpp"
 #include "tests/support/corpus.hpp"
 
 namespace flowgate {
@@ -169,6 +170,30 @@ mode = "turbo"
   const Result good = run("-c " + std::string(FLOWGATE_SOURCE_DIR) + "/config/flowgate.conf --check-config");
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_EQ(good.out, "ok\n");
+}
+
+// A max_keys whose tables cannot fit stops start-up with the setting to lower, before any
+// memory is faulted in (100,000,000 keys need about 38 GB).
+TEST_F(FlowgateCli, RefusesAnAggregationTableTheMachineCannotHold) {
+  const auto have = exporter::memory_available_here();
+  ASSERT_TRUE(have.has_value());
+  if (have->bytes > (30ull << 30)) GTEST_SKIP() << "this machine could hold the table";
+  const fs::path conf = write("big.conf",
+                              "[[inputs.netflow]]\n"
+                              "  [[inputs.netflow.listeners]]\n"
+                              "    flow_type = \"auto\"\n"
+                              "    port = 2055\n"
+                              "[aggregation]\n"
+                              "enabled = true\n"
+                              "max_keys = 100000000\n");
+  const Result r = run("--pcap " + kSample + " -c " + conf.string());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("[aggregation] max_keys = 100000000 needs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("lower max_keys"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(conf.string()), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  // Without aggregation the same file runs.
+  EXPECT_EQ(run("--pcap " + kSample + " --no-aggregate -c " + conf.string()).exit_code, 0);
 }
 
 TEST_F(FlowgateCli, MissingCaptureFailsClearly) {
