@@ -27,7 +27,7 @@ bool same_key(const K& a, const K& b) noexcept {
 
 }  // namespace
 
-uint32_t Aggregator::hash(const Key& k) noexcept {
+inline uint32_t Aggregator::hash(const Key& k) noexcept {
   static_assert(sizeof(Key) == 64 && std::has_unique_object_representations_v<Key>);
   uint64_t w[8];
   std::memcpy(w, &k, sizeof(Key));
@@ -60,7 +60,7 @@ uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
          PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
 
-Aggregator::Key Aggregator::make_key(const FlowBlock& b, uint32_t r) noexcept {
+inline Aggregator::Key Aggregator::make_key(const FlowBlock& b, uint32_t r) noexcept {
   Key k{};
   k.exporter = b.exporter_addr[r];
   k.src = b.src_addr[r];

@@ -103,9 +103,9 @@ class Aggregator {
     uint32_t hash;
   };
 
-  static uint32_t hash(const Key& k) noexcept;
+  [[gnu::always_inline]] static uint32_t hash(const Key& k) noexcept;
   // The key of row r after roll-up (stage 2 of add()'s pipeline).
-  Key make_key(const decode::FlowBlock& b, uint32_t r) noexcept;
+  [[gnu::always_inline]] Key make_key(const decode::FlowBlock& b, uint32_t r) noexcept;
   // Starts loading the record a probe of this key will compare with (stage 3).
   void prefetch_match(uint32_t h) const noexcept;
   void emit_oldest(decode::FlowOutput& out) noexcept;
