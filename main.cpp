@@ -453,8 +453,6 @@ class TemplatePersistence {
   std::atomic<uint64_t> bytes_{0};
 };
 
-// What /metrics and /api/summary show: the shards' published counters and snapshots, the
-// exporter thread's figures, and what the source adds.
 // Tells the operator that the aggregation table is smaller than the traffic: every key written
 // early is a record a larger table would have merged. At most every 10 minutes, from the
 // exporter thread's once-a-second tick (never on the per-record path).
@@ -478,6 +476,8 @@ class KeyBoundWarning {
   uint64_t next_ms_ = 0;
 };
 
+// What /metrics and /api/summary show: the shards' published counters and snapshots, the
+// exporter thread's figures, and what the source adds.
 struct MetricsInputs {
   const config::Config& config;
   const RunningSource& source;
