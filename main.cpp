@@ -557,13 +557,20 @@ void install_signal_handlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+// The live modes' pipeline, made before the mode is announced and the source starts: its
+// aggregation tables are faulted in here, which takes a moment for a large max_keys, and the
+// first datagrams must find the exporter ready, not wait in the socket buffer meanwhile.
+std::unique_ptr<exporter::RecordPipeline> make_pipeline(
+    const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>> sinks) {
+  return std::make_unique<exporter::RecordPipeline>(c, c.aggregation.enabled, host_name(),
+                                                    std::move(sinks), collector_ip());
+}
+
 // The exporter thread, the same for every packet source: takes the blocks the shards hand off,
 // returns them, runs the periodic work; on SIGTERM stops the source, drains the rings, flushes
 // aggregation and sinks, and logs the exit summary.
-int run_exporter(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink>> sinks,
+int run_exporter(const config::Config& c, exporter::RecordPipeline& pipeline,
                  RunningSource& source, TemplatePersistence& persistence) {
-  exporter::RecordPipeline pipeline(c, c.aggregation.enabled, host_name(), std::move(sinks),
-                                    collector_ip());
   exporter::PublishedPipelineFigures figures;
   exporter::PublishedSinkFigures sink_figures;
   exporter::DashboardWindow window(c.metrics.dashboard_minutes);
@@ -698,6 +705,7 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
   std::vector<dataplane::DecodeShard*> shards;
   for (auto& w : workers) shards.push_back(&w->shard());
   if (!persistence.prepare(shards)) return 1;
+  const std::unique_ptr<exporter::RecordPipeline> pipeline = make_pipeline(c, std::move(sinks));
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),
@@ -718,7 +726,7 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
     for (auto& w : workers) w->join();
   };
   for (auto& w : workers) w->start();
-  return run_exporter(c, std::move(sinks), source, persistence);
+  return run_exporter(c, *pipeline, source, persistence);
 }
 
 dataplane::DpdkOptions dpdk_options(const config::Config& c) {
@@ -770,6 +778,7 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
     dpdk->shutdown();
     return 1;
   }
+  const std::unique_ptr<exporter::RecordPipeline> pipeline = make_pipeline(c, std::move(sinks));
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("{}; aggregation {}", dpdk->description(), c.aggregation.enabled ? "on" : "off");
@@ -787,7 +796,7 @@ int run_dpdk(const config::Config& c, std::vector<std::unique_ptr<exporter::Sink
     dpdk->shutdown();
     return 1;
   }
-  return run_exporter(c, std::move(sinks), source, persistence);
+  return run_exporter(c, *pipeline, source, persistence);
 }
 
 // af_packet mode: a worker thread per TPACKET_V3 ring on the interface (a fanout group on the
@@ -814,6 +823,7 @@ int run_af_packet(const config::Config& c) {
   if (!open_sinks(c, sinks)) return 1;
   TemplatePersistence persistence(c);
   if (!persistence.prepare(rings->shards())) return 1;
+  const std::unique_ptr<exporter::RecordPipeline> pipeline = make_pipeline(c, std::move(sinks));
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("{}; aggregation {}", rings->description(), c.aggregation.enabled ? "on" : "off");
@@ -824,7 +834,7 @@ int run_af_packet(const config::Config& c) {
   source.finished = [&] { return rings->finished(); };
   source.join = [&] { rings->join(); };
   rings->start();
-  return run_exporter(c, std::move(sinks), source, persistence);
+  return run_exporter(c, *pipeline, source, persistence);
 }
 
 // The aggregation tables are faulted in when the pipeline is made: refuse, with the setting to

@@ -28,20 +28,11 @@ peers="${PEERS:-nfacctd nfcapd}"
 work="$root/bench/peer-results"
 ts="$(date +%Y%m%d-%H%M%S)"
 export PB_RESULTS="$work/$ts"
-export PB_DATA="$work/data"
-export PB_BLAST="$work/blast"
 export PB_RCVBUF="${PB_RCVBUF:-8388608}"
-mkdir -p "$PB_RESULTS" "$PB_DATA"
+mkdir -p "$PB_RESULTS"
 ln -sfn "$ts" "$work/latest"
-[ -x "$PB_BLAST" ] || cc -O2 -o "$PB_BLAST" "$pb/blast.c"
-
-count="${PB_COUNT:-20000}"
-stamp="count=$count seed=1 gen=$(md5sum "$pb/gen_flows.py" | cut -c1-12)"
-if [ "$(cat "$PB_DATA/stamp" 2>/dev/null)" != "$stamp" ]; then
-  rm -rf "$PB_DATA"; mkdir -p "$PB_DATA"
-  python3 "$pb/gen_flows.py" --count "$count" --seed 1 --out "$PB_DATA"
-  echo "$stamp" > "$PB_DATA/stamp"
-fi
+source scripts/lib.sh
+peerbench_inputs "$work"
 
 orig_rmem="$(sysctl -n net.core.rmem_max)"
 if [ "$orig_rmem" -lt "$PB_RCVBUF" ]; then sysctl -q -w net.core.rmem_max="$PB_RCVBUF" || true; fi

@@ -1,4 +1,5 @@
-# Shell helpers the load scripts share (sourced: bench/loopback_bench.sh, scripts/soak.sh).
+# Shell helpers the load scripts share (sourced: bench/loopback_bench.sh, bench/peer_compare.sh,
+# bench/thread_cpu.sh, scripts/soak.sh).
 
 # A free 127.0.0.1 port of socket type $1 (SOCK_DGRAM, the default, or SOCK_STREAM).
 free_port() {
@@ -18,3 +19,22 @@ wait_until() {
 
 # Whether file $2 holds the text $1.
 logged() { grep -qs "$1" "$2"; }
+
+# peerbench's generated traffic and sender (../shared/peerbench), made once under $1:
+# $1/data/<proto>.bin (PB_COUNT datagrams per protocol, seed 1; regenerated when gen_flows.py
+# or the count changes) and $1/blast. Exports PB_DATA and PB_BLAST.
+peerbench_inputs() {
+  local work=$1 pb
+  pb="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/peerbench"
+  [ -d "$pb" ] || { echo "peerbench_inputs: $pb is missing" >&2; return 1; }
+  export PB_DATA="$work/data" PB_BLAST="$work/blast"
+  mkdir -p "$PB_DATA"
+  [ -x "$PB_BLAST" ] || cc -O2 -o "$PB_BLAST" "$pb/blast.c"
+  local count="${PB_COUNT:-20000}" stamp
+  stamp="count=$count seed=1 gen=$(md5sum "$pb/gen_flows.py" | cut -c1-12)"
+  if [ "$(cat "$PB_DATA/stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$PB_DATA"; mkdir -p "$PB_DATA"
+    python3 "$pb/gen_flows.py" --count "$count" --seed 1 --out "$PB_DATA"
+    echo "$stamp" > "$PB_DATA/stamp"
+  fi
+}
