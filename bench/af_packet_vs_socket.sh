@@ -14,6 +14,7 @@
 # Nothing leaves the namespace; it is deleted on exit, and every run ends with its replay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 build="${1:-build}"
 flowgate="$(realpath "$build/flowgate")"
@@ -27,7 +28,7 @@ ns="fgbench$$"
 tmp="$(mktemp -d)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  kill_left "$pid"
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$tmp"
 }

@@ -15,6 +15,7 @@
 # Nothing is sent anywhere: vdevs only. Every run stops by itself (SIGTERM after SECONDS_RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 build="${1:-build}"
 flowgate="$build/flowgate"
@@ -26,7 +27,7 @@ protocols="${PROTOCOLS:-v9,ipfix}"
 tmp="$(mktemp -d)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  kill_left "$pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -40,7 +41,7 @@ while o + 16 <= len(d):
 print(n)' "$capture")"
 mbufs=$(( frames_in_capture + 8192 ))
 
-metrics_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+metrics_port="$(free_port SOCK_STREAM)"
 
 metric() {  # sum of a metric over its label sets: in the end file minus the start file
   local end start

@@ -41,9 +41,7 @@ done
 tmp="$(mktemp -d)"
 collector_pid=""
 cleanup() {
-  if [[ -n "$collector_pid" ]] && kill -0 "$collector_pid" 2>/dev/null; then
-    kill -KILL "$collector_pid" 2>/dev/null || true
-  fi
+  kill_left "$collector_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

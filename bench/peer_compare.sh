@@ -15,8 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-pb="$root/../shared/peerbench"
-[ -d "$pb" ] || { echo "peer_compare.sh: $pb is missing" >&2; exit 1; }
+source scripts/lib.sh
+pb="$(peerbench_dir)"
 [ -x build/flowgate ] || { echo "peer_compare.sh: build/flowgate missing: scripts/build.sh" >&2; exit 2; }
 for tool in nfacctd nfcapd sfacctd sfcapd; do
   command -v "$tool" >/dev/null || { scripts/setup.sh; break; }
@@ -31,7 +31,6 @@ export PB_RESULTS="$work/$ts"
 export PB_RCVBUF="${PB_RCVBUF:-8388608}"
 mkdir -p "$PB_RESULTS"
 ln -sfn "$ts" "$work/latest"
-source scripts/lib.sh
 peerbench_inputs "$work"
 
 orig_rmem="$(sysctl -n net.core.rmem_max)"

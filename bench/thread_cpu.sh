@@ -21,7 +21,7 @@ peerbench_inputs "$(pwd)/bench/peer-results"
 out="$(mktemp -d /dev/shm/flowgate-thread-cpu.XXXXXX)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  kill_left "$pid"
   rm -rf "$out"
 }
 trap cleanup EXIT

@@ -1,5 +1,4 @@
-# Shell helpers the load scripts share (sourced: bench/loopback_bench.sh, bench/peer_compare.sh,
-# bench/thread_cpu.sh, scripts/soak.sh).
+# Shell helpers the load scripts share (sourced by bench/*.sh and scripts/soak.sh).
 
 # A free 127.0.0.1 port of socket type $1 (SOCK_DGRAM, the default, or SOCK_STREAM).
 free_port() {
@@ -17,16 +16,33 @@ wait_until() {
   done
 }
 
+# SIGKILLs each process id given that is still running (an EXIT trap's clean-up after a
+# failed run; empty ids are skipped).
+kill_left() {
+  local p
+  for p in "$@"; do
+    if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
+  done
+  return 0
+}
+
 # Whether file $2 holds the text $1.
 logged() { grep -qs "$1" "$2"; }
+
+# ../shared/peerbench beside the checkout; fails, saying so, when it is missing.
+peerbench_dir() {
+  local pb
+  pb="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/peerbench"
+  [ -d "$pb" ] || { echo "$pb is missing" >&2; return 1; }
+  echo "$pb"
+}
 
 # peerbench's generated traffic and sender (../shared/peerbench), made once under $1:
 # $1/data/<proto>.bin (PB_COUNT datagrams per protocol, seed 1; regenerated when gen_flows.py
 # or the count changes) and $1/blast. Exports PB_DATA and PB_BLAST.
 peerbench_inputs() {
   local work=$1 pb
-  pb="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/peerbench"
-  [ -d "$pb" ] || { echo "peerbench_inputs: $pb is missing" >&2; return 1; }
+  pb="$(peerbench_dir)" || return 1
   export PB_DATA="$work/data" PB_BLAST="$work/blast"
   mkdir -p "$PB_DATA"
   [ -x "$PB_BLAST" ] || cc -O2 -o "$PB_BLAST" "$pb/blast.c"

@@ -41,9 +41,7 @@ tmp="$(mktemp -d)"
 collector_pid=""
 blaster_pid=""
 cleanup() {
-  for pid in "$blaster_pid" "$collector_pid"; do
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done
+  kill_left "$blaster_pid" "$collector_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
