@@ -837,14 +837,26 @@ int run_af_packet(const config::Config& c) {
   return run_exporter(c, *pipeline, source, persistence);
 }
 
-// The aggregation tables are faulted in when the pipeline is made: refuse, with the setting to
+// Sizes [aggregation] max_keys = "auto" to the memory available, and logs what it took. The
+// aggregation tables are faulted in when the pipeline is made: refuse, with the setting to
 // change, a max_keys whose tables this machine (or this container's memory limit) cannot hold,
 // rather than be killed by the OOM killer while faulting them in.
-bool aggregation_tables_fit(const config::Config& c) {
-  if (!c.aggregation.enabled) return true;
+bool size_aggregation_tables(config::Config& c) {
+  const std::optional<exporter::MemoryAvailable> have = exporter::memory_available_here();
+  if (c.aggregation.max_keys == 0) {
+    c.aggregation.max_keys =
+        have ? exporter::auto_max_keys(c, have->bytes) : config::AggregationConfig::kUnsizedMaxKeys;
+    spdlog::info(
+        "aggregation table: {} keys, {} MiB ([aggregation] max_keys = \"auto\": up to {} keys in "
+        "1/{} of the {})",
+        c.aggregation.max_keys,
+        exporter::Aggregator::table_bytes(exporter::RecordPipeline::aggregator_config(c)) >> 20,
+        exporter::kAutoMaxKeys, exporter::kAutoMemoryShare,
+        have ? fmt::format("{} MiB {} leaves", have->bytes >> 20, have->source)
+             : std::string("memory available, which could not be read"));
+  }
   const uint64_t need =
       exporter::Aggregator::table_bytes(exporter::RecordPipeline::aggregator_config(c));
-  const std::optional<exporter::MemoryAvailable> have = exporter::memory_available_here();
   if (!have || need <= have->bytes / 10 * 9) return true;
   spdlog::error(
       "{}: [aggregation] max_keys = {} needs {} MiB of tables, faulted in at start, and {} "
@@ -887,8 +899,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(loaded.config.log_level));
-  const bool aggregates = !o.no_aggregate || o.pcap_path.empty();
-  if (aggregates && !aggregation_tables_fit(loaded.config)) return 2;
-  if (!o.pcap_path.empty()) return run_pcap(o, loaded.config);
-  return run_live(loaded.config);
+  config::Config c = loaded.config;
+  const bool aggregates = c.aggregation.enabled && (!o.no_aggregate || o.pcap_path.empty());
+  if (aggregates && !size_aggregation_tables(c)) return 2;
+  if (!o.pcap_path.empty()) return run_pcap(o, c);
+  return run_live(c);
 }

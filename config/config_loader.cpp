@@ -566,7 +566,15 @@ void read_aggregation(Reader& r, const toml::table& root, Config& c) {
   // (PortRollup::kMaxThreshold); the reference's default is 10.
   r.read_uint(*t, p, "port_rollup_threshold", 0, 11, a.port_rollup_threshold);
   r.read_duration(*t, p, "rollup_refresh_interval", 1000, a.rollup_refresh_ms);
-  r.read_uint(*t, p, "max_keys", 1, 100'000'000, a.max_keys);
+  // "auto" (the default) is sized to the memory available at start-up.
+  if (const toml::node* n = t->get("max_keys"); n != nullptr && n->is_string()) {
+    if (**n->as_string() != "auto") {
+      r.error(n->source(), p + ".max_keys", "expected \"auto\" or an integer 1..100000000");
+    }
+    a.max_keys = 0;
+  } else {
+    r.read_uint(*t, p, "max_keys", 1, 100'000'000, a.max_keys);
+  }
 }
 
 void read_outputs(Reader& r, const toml::table& root, Config& c) {

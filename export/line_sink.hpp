@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,9 +9,10 @@
 
 namespace flowgate::exporter {
 
-// Writes batches of JSON lines to stdout or to a file. A file is appended to, rotated when it
-// would grow past max_bytes (flows.jsonl -> flows.jsonl.1, replacing an older .1), fsync'd on
-// flush so a flushed batch survives a crash, and reopened on request (SIGHUP, for logrotate).
+// Writes batches of JSON lines to stdout or to a file, each batch with one write(2) from the
+// pipeline's buffer. A file is appended to, rotated when it would grow past max_bytes
+// (flows.jsonl -> flows.jsonl.1, replacing an older .1), fsync'd on flush so a flushed batch
+// survives a crash, and reopened on request (SIGHUP, for logrotate).
 class LineSink final : public Sink {
  public:
   static std::unique_ptr<LineSink> standard_output();
@@ -35,10 +35,10 @@ class LineSink final : public Sink {
   uint64_t rotations() const noexcept { return rotations_; }
 
  private:
-  LineSink(FILE* f, std::string path, uint64_t max_bytes);
+  LineSink(int fd, std::string path, uint64_t max_bytes);
   bool rotate();
 
-  FILE* file_;
+  int fd_;  // -1 after a failed reopen or rotation
   std::string path_;
   std::string name_;  // empty for stdout
   uint64_t max_bytes_;

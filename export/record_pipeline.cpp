@@ -25,15 +25,35 @@ uint64_t monotonic_ns() {
 
 }  // namespace
 
+uint32_t auto_max_keys(const config::Config& config, uint64_t available_bytes) {
+  config::Config sized = config;
+  const auto fits = [&](uint32_t keys) {
+    sized.aggregation.max_keys = keys;
+    return Aggregator::table_bytes(RecordPipeline::aggregator_config(sized)) <=
+           available_bytes / kAutoMemoryShare;
+  };
+  if (fits(kAutoMaxKeys)) return kAutoMaxKeys;
+  if (!fits(kAutoMinKeys)) return kAutoMinKeys;
+  // The tables grow with the keys (in power-of-two steps for the index and the roll-up), so
+  // the largest count that fits is found by bisection.
+  uint32_t lo = kAutoMinKeys, hi = kAutoMaxKeys;  // fits(lo), !fits(hi)
+  while (hi - lo > 1) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
 AggregatorConfig RecordPipeline::aggregator_config(const config::Config& config) {
   AggregatorConfig ac;
   ac.flush_interval_ms = config.aggregation.flush_interval_ms;
   ac.port_rollup_threshold = config.aggregation.port_rollup_threshold;
   ac.rollup_refresh_ms = config.aggregation.rollup_refresh_ms;
-  ac.max_keys = config.aggregation.max_keys;
+  ac.max_keys = config.aggregation.max_keys != 0 ? config.aggregation.max_keys
+                                                 : config::AggregationConfig::kUnsizedMaxKeys;
   // The roll-up trackers are sized like the aggregation table; what they cannot hold keeps
   // its port and is counted.
-  ac.rollup_capacity = std::max<uint32_t>(1024, config.aggregation.max_keys);
+  ac.rollup_capacity = std::max<uint32_t>(1024, ac.max_keys);
   for (const config::Listener& l : config.listeners) {
     ac.listener_namespace.push_back(static_cast<uint16_t>(l.input));
   }

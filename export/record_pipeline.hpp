@@ -18,6 +18,16 @@ namespace flowgate::exporter {
 
 class DashboardWindow;
 
+// [aggregation] max_keys = "auto" (the default): the most keys, up to kAutoMaxKeys, whose tables
+// (Aggregator::table_bytes, faulted in at start) take at most 1/kAutoMemoryShare of
+// `available_bytes` (memory_available_here()); never fewer than kAutoMinKeys. A serious
+// collector's aggregation window (5 minutes by default) sees far more keys than a small table
+// holds, and every key it cannot hold is one more record written early.
+inline constexpr uint32_t kAutoMaxKeys = 1'000'000;  // ~380 MB of tables
+inline constexpr uint32_t kAutoMinKeys = 10'000;
+inline constexpr uint64_t kAutoMemoryShare = 8;
+uint32_t auto_max_keys(const config::Config& config, uint64_t available_bytes);
+
 // What happens to decoded records after the dataplane, the same for every packet source and for
 // --pcap: aggregation (optional), enrichment into Datakit's record, JSON batches, sinks.
 // One per exporter thread; not thread-safe. Time is passed in (wall clock live, capture time

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "export/memory_budget.hpp"
+#include "export/record_pipeline.hpp"
 #include "tests/support/corpus.hpp"
 
 namespace flowgate {
@@ -194,6 +196,40 @@ TEST_F(FlowgateCli, RefusesAnAggregationTableTheMachineCannotHold) {
   EXPECT_TRUE(r.out.empty());
   // Without aggregation the same file runs.
   EXPECT_EQ(run("--pcap " + kSample + " --no-aggregate -c " + conf.string()).exit_code, 0);
+}
+
+// Left to "auto", the aggregation table is sized to this machine at start-up and the start-up
+// log says how: the keys, the tables' size and the memory it was sized from.
+TEST_F(FlowgateCli, SizesTheAggregationTableToTheMachine) {
+  const auto have = exporter::memory_available_here();
+  ASSERT_TRUE(have.has_value());
+  const Result r = run("--pcap " + kSample);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string said = "aggregation table: ";
+  const size_t at = r.err.find(said);
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const uint32_t keys = static_cast<uint32_t>(std::stoul(r.err.substr(at + said.size())));
+  EXPECT_GE(keys, exporter::kAutoMinKeys);
+  EXPECT_LE(keys, exporter::kAutoMaxKeys);
+  if (have->bytes > (8ull << 30)) {
+    EXPECT_EQ(keys, exporter::kAutoMaxKeys) << r.err;
+  }
+  EXPECT_NE(r.err.find("max_keys = \"auto\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(have->source), std::string::npos) << r.err;
+  // A count in the file is taken as it is, without a word about sizing.
+  const fs::path conf = write("counted.conf",
+                              "[[inputs.netflow]]\n"
+                              "  [[inputs.netflow.listeners]]\n"
+                              "    flow_type = \"auto\"\n"
+                              "    port = 2055\n"
+                              "[aggregation]\n"
+                              "max_keys = 5000\n");
+  const Result counted = run("--pcap " + kSample + " -c " + conf.string());
+  ASSERT_EQ(counted.exit_code, 0) << counted.err;
+  EXPECT_EQ(counted.err.find(said), std::string::npos) << counted.err;
+  EXPECT_EQ(std::count(counted.out.begin(), counted.out.end(), '\n'),
+            std::count(r.out.begin(), r.out.end(), '\n'))
+      << "this capture's keys fit either table, so both write the same aggregates";
 }
 
 TEST_F(FlowgateCli, MissingCaptureFailsClearly) {

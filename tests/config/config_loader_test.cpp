@@ -61,6 +61,7 @@ TEST(ConfigLoader, AcceptsTheSeedSampleVerbatim) {
   EXPECT_TRUE(r.config.aggregation.enabled);
   EXPECT_EQ(r.config.aggregation.flush_interval_ms, 300'000u);
   EXPECT_EQ(r.config.aggregation.port_rollup_threshold, 10u);
+  EXPECT_EQ(r.config.aggregation.max_keys, 0u) << "\"auto\": sized to memory at start-up";
   ASSERT_EQ(r.config.outputs.size(), 1u);
   EXPECT_EQ(r.config.outputs[0].type, OutputType::kStdout);
   EXPECT_EQ(r.config.metrics.listen, "127.0.0.1:9108");
@@ -401,6 +402,31 @@ port_rollup_threshold = 12
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].to_string(),
             "x.conf:6:25: aggregation.port_rollup_threshold: 12 is out of range 0..11");
+}
+
+// max_keys takes a count or "auto" (sized at start-up, as when it is left out); any other text
+// is refused with what would be right.
+TEST(ConfigLoader, MaxKeysIsACountOrAuto) {
+  const auto load = [](const std::string& value) {
+    return load_config_string("[[inputs.netflow]]\n"
+                              "  [[inputs.netflow.listeners]]\n"
+                              "  flow_type = \"netflow5\"\n"
+                              "[aggregation]\n"
+                              "max_keys = " + value + "\n", "x.conf");
+  };
+  const LoadResult counted = load("500000");
+  ASSERT_TRUE(counted.ok()) << all_errors(counted);
+  EXPECT_EQ(counted.config.aggregation.max_keys, 500'000u);
+  const LoadResult automatic = load("\"auto\"");
+  ASSERT_TRUE(automatic.ok()) << all_errors(automatic);
+  EXPECT_EQ(automatic.config.aggregation.max_keys, 0u);
+  const LoadResult words = load("\"lots\"");
+  ASSERT_EQ(words.errors.size(), 1u);
+  EXPECT_EQ(words.errors[0].to_string(),
+            "x.conf:5:12: aggregation.max_keys: expected \"auto\" or an integer 1..100000000");
+  const LoadResult zero = load("0");
+  ASSERT_EQ(zero.errors.size(), 1u);
+  EXPECT_EQ(zero.errors[0].to_string(), "x.conf:5:12: aggregation.max_keys: 0 is out of range 1..100000000");
 }
 
 TEST(ConfigLoader, FileOutputNeedsAPath) {
