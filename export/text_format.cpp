@@ -13,49 +13,11 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-// "00".."99": two digits per division halves the divisions.
-constexpr char kDigitPairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-char* write_pair(char* p, uint32_t two_digits) noexcept {
-  std::memcpy(p, kDigitPairs + 2 * two_digits, 2);
-  return p + 2;
-}
-
 // Exactly eight digits, leading zeros included.
 char* write_8_digits(char* p, uint32_t value) noexcept {
-  const uint32_t high = value / 10000, low = value % 10000;
-  p = write_pair(p, high / 100);
-  p = write_pair(p, high % 100);
-  p = write_pair(p, low / 100);
-  return write_pair(p, low % 100);
-}
-
-char* write_u32(char* p, uint32_t value) noexcept {
-  if (value < 10) {
-    *p = static_cast<char>('0' + value);
-    return p + 1;
-  }
-  if (value < 100) return write_pair(p, value);
-  // Digits from the bit width (1233/4096 ~ log10 2), corrected by one comparison.
-  static constexpr uint32_t kPowersOf10[10] = {1,      10,      100,      1000,      10000,
-                                               100000, 1000000, 10000000, 100000000, 1000000000};
-  const unsigned t = static_cast<unsigned>(std::bit_width(value)) * 1233 >> 12;
-  const unsigned length = t + 1 - static_cast<unsigned>(value < kPowersOf10[t]);
-  char* q = p + length;
-  while (value >= 100) {
-    q -= 2;
-    std::memcpy(q, kDigitPairs + 2 * (value % 100), 2);
-    value /= 100;
-  }
-  if (value >= 10) {
-    std::memcpy(q - 2, kDigitPairs + 2 * value, 2);
-  } else {
-    q[-1] = static_cast<char>('0' + value);
-  }
-  return p + length;
+  const uint64_t digits = detail::eight_digits(value);
+  std::memcpy(p, &digits, 8);
+  return p + 8;
 }
 
 // Each octet's decimal text in the first three bytes, its length in the fourth; written as
@@ -194,16 +156,16 @@ size_t utf8_sequence_length(std::string_view s, size_t i) noexcept {
 
 }  // namespace
 
-char* write_decimal(char* p, uint64_t value) noexcept {
-  if (value <= UINT32_MAX) return write_u32(p, static_cast<uint32_t>(value));
-  // Millisecond timestamps and large counters: eight digits at a time in 32-bit arithmetic.
+char* detail::write_long_decimal(char* p, uint64_t value) noexcept {
+  // Eight digits at a time in 32-bit arithmetic: millisecond timestamps, large counters.
   constexpr uint64_t kE8 = 100'000'000;
-  if (value < kE8 * kE8) {
-    p = write_u32(p, static_cast<uint32_t>(value / kE8));
-    return write_8_digits(p, static_cast<uint32_t>(value % kE8));
+  const uint64_t high = value / kE8;
+  if (high < kE8) {
+    p = write_decimal(p, high);
+  } else {
+    p = write_decimal(p, high / kE8);
+    p = write_8_digits(p, static_cast<uint32_t>(high % kE8));
   }
-  p = write_u32(p, static_cast<uint32_t>(value / (kE8 * kE8)));
-  p = write_8_digits(p, static_cast<uint32_t>(value / kE8 % kE8));
   return write_8_digits(p, static_cast<uint32_t>(value % kE8));
 }
 
@@ -297,7 +259,7 @@ char* write_cidr(char* p, const decode::IpAddress& address, uint8_t prefix_lengt
     p = write_ipv6(p, network);
   }
   *p++ = '/';
-  return write_decimal(p, length);
+  return write_octet(p, length);  // three bytes at most: within kMaxCidrText
 }
 
 void append_decimal(std::string& out, uint64_t value) {

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -23,7 +25,46 @@ inline constexpr size_t kMaxIpText = kMaxIpv6Text;
 inline constexpr size_t kMaxCidrText = kMaxIpText + 4;  // "/128"
 inline constexpr size_t kMacText = 17;                  // aa:bb:cc:dd:ee:ff
 
-char* write_decimal(char* p, uint64_t value) noexcept;
+namespace detail {
+
+// The eight decimal digits of `value` (< 10^8), leading zeros included, as ASCII in memory order
+// (first digit in the lowest byte): split into two 4-digit halves, then pairs, then digits, each
+// step a multiply-shift division done on all lanes of one 64-bit word at once (x * 10486 >> 20
+// is x / 100 below 10^4, x * 103 >> 10 is x / 10 below 100; text_format_test checks every value).
+inline uint64_t eight_digits(uint32_t value) noexcept {
+  const uint64_t halves = value / 10000 | uint64_t{value % 10000} << 32;
+  const uint64_t hundreds = (halves * 10486 >> 20) & 0x0000007f'0000007full;
+  const uint64_t pairs = hundreds | (halves - hundreds * 100) << 16;
+  const uint64_t tens = (pairs * 103 >> 10) & 0x000f000f'000f000full;
+  return (tens | (pairs - tens * 10) << 8) + 0x30303030'30303030ull;
+}
+
+// Digits of `value` (1 for 0), from its bit width (1233/4096 ~ log10 2) and one comparison.
+inline unsigned decimal_length(uint32_t value) noexcept {
+  static constexpr uint32_t kPowersOf10[10] = {1,      10,      100,      1000,      10000,
+                                               100000, 1000000, 10000000, 100000000, 1000000000};
+  const uint32_t v = value | 1;  // 0 has one digit; no power of ten above 1 is odd
+  const unsigned t = static_cast<unsigned>(std::bit_width(v)) * 1233 >> 12;
+  return t + 1 - static_cast<unsigned>(v < kPowersOf10[t]);
+}
+
+char* write_long_decimal(char* p, uint64_t value) noexcept;  // value >= 10^8
+
+}  // namespace detail
+
+// Below 10^8 (ports, interface indexes, counters, times in seconds): no branch on the length and
+// no loop; the eight bytes are stored whole and the pointer advanced by the length, so it may
+// touch up to kMaxDecimalText bytes whatever the value's length.
+inline char* write_decimal(char* p, uint64_t value) noexcept {
+  if (value < 100'000'000) [[likely]] {
+    const uint32_t v = static_cast<uint32_t>(value);
+    const unsigned length = detail::decimal_length(v);
+    const uint64_t digits = detail::eight_digits(v) >> (8 * (8 - length));
+    std::memcpy(p, &digits, 8);
+    return p + length;
+  }
+  return detail::write_long_decimal(p, value);
+}
 char* write_ipv4(char* p, uint32_t host_order) noexcept;
 // RFC 5952 §4: lowercase hex, no leading zeros in a group, the longest run of two or more zero
 // groups as "::" (the first of equal runs). Always hexadecimal: write_ip is the one that prints

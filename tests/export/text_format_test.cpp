@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 #include <limits>
 #include <string>
 
@@ -80,6 +83,41 @@ TEST(TextFormat, DecimalAtEveryDigitCountBoundary) {
   }
   for (uint64_t v = 0, step = 1; v < max / 3; v += step, step = step * 3 + 1) {
     EXPECT_EQ(decimal(v), std::to_string(v));
+  }
+}
+
+// The eight-digit word is right for every value it can be given: the multiply-shift divisions
+// are exact only within their ranges, so all 10^8 are checked against a decimal odometer.
+TEST(TextFormat, EightDigitsForEveryValueBelowTenToTheEighth) {
+  char odometer[8] = {'0', '0', '0', '0', '0', '0', '0', '0'};
+  uint64_t mismatches = 0, first_bad = 0;
+  for (uint32_t v = 0; v < 100'000'000; ++v) {
+    uint64_t expected;
+    std::memcpy(&expected, odometer, 8);
+    if (detail::eight_digits(v) != expected && mismatches++ == 0) first_bad = v;
+    for (int i = 7; i >= 0 && ++odometer[i] > '9'; --i) odometer[i] = '0';
+  }
+  EXPECT_EQ(mismatches, 0u) << "first at " << first_bad;
+}
+
+// Every value below 10^6, then values of every length, as std::to_chars writes them; and the
+// writer stays within kMaxDecimalText bytes however short the text.
+TEST(TextFormat, DecimalAgreesWithToChars) {
+  const auto check = [](uint64_t v) {
+    char want[32];
+    const auto [end, ec] = std::to_chars(want, want + sizeof want, v);
+    char got[kMaxDecimalText + 8];
+    std::memset(got, '#', sizeof got);
+    const char* got_end = write_decimal(got, v);
+    EXPECT_EQ(std::string_view(got, static_cast<size_t>(got_end - got)),
+              std::string_view(want, static_cast<size_t>(end - want)));
+    for (size_t i = kMaxDecimalText; i < sizeof got; ++i) EXPECT_EQ(got[i], '#') << v;
+  };
+  for (uint64_t v = 0; v < 1'000'000; ++v) check(v);
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 200'000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    check(x >> (x % 64));  // lengths from 1 to 20 digits
   }
 }
 
