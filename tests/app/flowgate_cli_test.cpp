@@ -57,6 +57,18 @@ class FlowgateCli : public ::testing::Test {
     return p;
   }
 
+  // A configuration for the sample capture with [aggregation] max_keys = `max_keys`.
+  fs::path write_max_keys(const std::string& name, const std::string& max_keys) {
+    return write(name,
+                 "[[inputs.netflow]]\n"
+                 "  [[inputs.netflow.listeners]]\n"
+                 "    flow_type = \"auto\"\n"
+                 "    port = 2055\n"
+                 "[aggregation]\n"
+                 "enabled = true\n"
+                 "max_keys = " + max_keys + "\n");
+  }
+
   static std::vector<std::string> lines(const std::string& s) {
     std::vector<std::string> v;
     std::istringstream in(s);
@@ -180,14 +192,7 @@ TEST_F(FlowgateCli, RefusesAnAggregationTableTheMachineCannotHold) {
   const auto have = exporter::memory_available_here();
   ASSERT_TRUE(have.has_value());
   if (have->bytes > (30ull << 30)) GTEST_SKIP() << "this machine could hold the table";
-  const fs::path conf = write("big.conf",
-                              "[[inputs.netflow]]\n"
-                              "  [[inputs.netflow.listeners]]\n"
-                              "    flow_type = \"auto\"\n"
-                              "    port = 2055\n"
-                              "[aggregation]\n"
-                              "enabled = true\n"
-                              "max_keys = 100000000\n");
+  const fs::path conf = write_max_keys("big.conf", "100000000");
   const Result r = run("--pcap " + kSample + " -c " + conf.string());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("[aggregation] max_keys = 100000000 needs"), std::string::npos) << r.err;
@@ -217,13 +222,7 @@ TEST_F(FlowgateCli, SizesTheAggregationTableToTheMachine) {
   EXPECT_NE(r.err.find("max_keys = \"auto\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(have->source), std::string::npos) << r.err;
   // A count in the file is taken as it is, without a word about sizing.
-  const fs::path conf = write("counted.conf",
-                              "[[inputs.netflow]]\n"
-                              "  [[inputs.netflow.listeners]]\n"
-                              "    flow_type = \"auto\"\n"
-                              "    port = 2055\n"
-                              "[aggregation]\n"
-                              "max_keys = 5000\n");
+  const fs::path conf = write_max_keys("counted.conf", "5000");
   const Result counted = run("--pcap " + kSample + " -c " + conf.string());
   ASSERT_EQ(counted.exit_code, 0) << counted.err;
   EXPECT_EQ(counted.err.find(said), std::string::npos) << counted.err;
