@@ -75,9 +75,10 @@ DecodeShard::DecodeShard(ShardConfig config)
       published_packets_(slot_count<PacketCounters>()),
       published_reassembly_(slot_count<ReassemblyCounters>()) {
   pool_.reserve(config_.blocks);
+  spare_.reserve(config_.blocks);
   for (uint32_t i = 0; i < config_.blocks; ++i) {
     pool_.push_back(std::make_unique<decode::FlowBlock>());
-    free_.try_push(pool_.back().get());
+    spare_.push_back(pool_.back().get());
   }
 }
 
@@ -106,14 +107,16 @@ void DecodeShard::hand_off(decode::FlowBlock* block) noexcept {
   ++counters_.ring_full;
   counters_.ring_full_records += block->size;
   block->clear();
-  free_.try_push(block);
+  spare_.push_back(block);  // within the reserved pool size: no allocation
 }
 
 decode::FlowBlock* DecodeShard::refill(void* ctx, decode::FlowBlock* full) noexcept {
   auto* self = static_cast<DecodeShard*>(ctx);
   self->hand_off(full);
-  decode::FlowBlock* next = nullptr;
-  if (!self->free_.try_pop(next)) return nullptr;  // pool exhausted: records counted as lost
+  for (decode::FlowBlock* b = nullptr; self->free_.try_pop(b);) self->spare_.push_back(b);
+  if (self->spare_.empty()) return nullptr;  // pool exhausted: records counted as lost
+  decode::FlowBlock* next = self->spare_.back();
+  self->spare_.pop_back();
   next->clear();
   self->block_started_ms_ = 0;
   return next;

@@ -59,7 +59,7 @@ class DecodeShard {
   // NIC queue, a ring) stops reading while this is false, so that a slow exporter makes the
   // input back up where it is counted (the NIC's imissed) rather than records being decoded
   // only to be dropped for want of a block.
-  bool has_room() const noexcept { return free_.size() >= kSpareBlocks; }
+  bool has_room() const noexcept { return free_.size() + spare_.size() >= kSpareBlocks; }
   // A burst of 32-64 datagrams of ~30 records each fits in the current block and these.
   static constexpr size_t kSpareBlocks = 4;
 
@@ -120,6 +120,11 @@ class DecodeShard {
   std::vector<std::unique_ptr<decode::FlowBlock>> pool_;
   SpscRing<decode::FlowBlock*> full_;
   SpscRing<decode::FlowBlock*> free_;
+  // Free blocks the owner thread has taken off free_, the most recently freed last: the next
+  // block is the one the exporter thread let go of last, whose lines are still in a cache,
+  // rather than the one idle longest in a FIFO through the whole pool (which the caches have
+  // long dropped, so every store of a decoded row would miss).
+  std::vector<decode::FlowBlock*> spare_;
   decode::FlowOutput out_;
   uint64_t block_started_ms_ = 0;
   decode::DecodeCounters decode_;

@@ -1,0 +1,106 @@
+// A DecodeShard's block pool: full blocks go out through the ring, come back through the free
+// ring, and the next block filled is the one returned last (still in a cache), not the one idle
+// longest; blocks the shard holds count towards its room for another burst.
+#include "dataplane/decode_shard.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/udp_datagram.hpp"
+#include "tests/support/flow_wire.hpp"
+
+namespace flowgate::dataplane {
+namespace {
+
+constexpr uint32_t kRecordsEach = 30;
+constexpr uint32_t kPerBlock = decode::FlowBlock::kCapacity;
+
+class ShardPool : public ::testing::Test {
+ protected:
+  ShardPool() : shard_(config()) {
+    std::vector<testing::V5Record> records(kRecordsEach);
+    for (uint32_t i = 0; i < kRecordsEach; ++i) {
+      records[i].src = 0x0a000001u + i;
+      records[i].packets = 1;
+      records[i].bytes = 100;
+      records[i].protocol = 6;
+    }
+    testing::V5Header h;
+    h.unix_secs = testing::v9::kUnixSecs;
+    payload_ = testing::netflow5(h, std::span<const testing::V5Record>(records));
+  }
+
+  static ShardConfig config() {
+    ShardConfig c;
+    c.listener_types = {decode::FlowType::kNetflow5};
+    c.blocks = 8;
+    return c;
+  }
+
+  // Decodes datagrams until `blocks` more full blocks have gone to the ring.
+  void fill(size_t blocks) {
+    const uint64_t target = shard_.counters().blocks_sent + blocks;
+    UdpDatagram d;
+    d.src = decode::IpAddress::from_v4(0xc0000201);
+    d.src_port = 2055;
+    d.payload = decode::Bytes(reinterpret_cast<const std::byte*>(payload_.data()), payload_.size());
+    for (int guard = 0; shard_.counters().blocks_sent < target && guard < 10'000; ++guard) {
+      shard_.decode(d, 0);
+    }
+  }
+
+  decode::FlowBlock* take_full() {
+    decode::FlowBlock* b = nullptr;
+    EXPECT_TRUE(shard_.full_blocks().try_pop(b));
+    return b;
+  }
+
+  DecodeShard shard_;
+  std::vector<uint8_t> payload_;
+};
+
+TEST_F(ShardPool, TheBlockReturnedLastIsFilledNext) {
+  fill(3);
+  decode::FlowBlock* first = take_full();
+  decode::FlowBlock* second = take_full();
+  decode::FlowBlock* third = take_full();
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(first->size, kPerBlock);
+  // The exporter thread lets go of them in the order it read them.
+  for (decode::FlowBlock* b : {first, second, third}) ASSERT_TRUE(shard_.free_blocks().try_push(b));
+  // The block being filled now goes out next; the one after it is `third`, then `second`.
+  fill(3);
+  take_full();
+  EXPECT_EQ(take_full(), third);
+  EXPECT_EQ(take_full(), second);
+}
+
+TEST_F(ShardPool, BlocksItHoldsCountAsRoom) {
+  EXPECT_TRUE(shard_.has_room()) << "a fresh pool";
+  // 8 blocks: one being filled, the rest out to the ring, none returned.
+  fill(7);
+  EXPECT_FALSE(shard_.has_room());
+  std::vector<decode::FlowBlock*> out;
+  for (int i = 0; i < 7; ++i) out.push_back(take_full());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(shard_.free_blocks().try_push(out[static_cast<size_t>(i)]));
+  EXPECT_FALSE(shard_.has_room()) << "3 spare is less than a burst's worth";
+  ASSERT_TRUE(shard_.free_blocks().try_push(out[3]));
+  EXPECT_TRUE(shard_.has_room());
+  // The next refill takes the four into the shard's own stack and one of them into use: the
+  // three left count as they did in the ring, and one more returned makes room again.
+  fill(1);
+  take_full();
+  EXPECT_EQ(shard_.free_blocks().size(), 0u);
+  EXPECT_FALSE(shard_.has_room());
+  ASSERT_TRUE(shard_.free_blocks().try_push(out[4]));
+  EXPECT_TRUE(shard_.has_room());
+  EXPECT_EQ(shard_.counters().ring_full, 0u);
+}
+
+}  // namespace
+}  // namespace flowgate::dataplane
