@@ -419,6 +419,16 @@ uint64_t fnv1a(uint64_t h, uint64_t v) noexcept {
   return h;
 }
 
+// Of the wire definition (id, kind and every field as received): equal for a re-sent template.
+uint64_t definition_hash(uint16_t id, std::span<const RawField> fields, bool options) noexcept {
+  uint64_t hash = fnv1a(0xcbf29ce484222325ull, (uint64_t{options} << 16) | id);
+  for (const RawField& f : fields) {
+    hash = fnv1a(hash, (uint64_t{f.id} << 32) | (uint64_t{f.length} << 8) |
+                           (uint64_t{f.enterprise} << 1) | uint64_t{f.scope});
+  }
+  return hash;
+}
+
 }  // namespace
 
 bool all_zero(const uint8_t* p, size_t n) noexcept {
@@ -456,10 +466,7 @@ DecodeStatus compile_template(uint16_t id, std::span<const RawField> fields, boo
   out.plan = ColumnarPlan{};
   out.step_count = 0;
   out.min_record_length = 0;
-  uint64_t hash = fnv1a(0xcbf29ce484222325ull, (uint64_t{options} << 16) | id);
   for (const RawField& f : fields) {
-    hash = fnv1a(hash, (uint64_t{f.id} << 32) | (uint64_t{f.length} << 8) |
-                           (uint64_t{f.enterprise} << 1) | uint64_t{f.scope});
     if (f.enterprise) ++counters.enterprise_fields;
     FieldSpec spec;
     FieldTarget target = FieldTarget::kSkip;
@@ -480,7 +487,7 @@ DecodeStatus compile_template(uint16_t id, std::span<const RawField> fields, boo
     if (out.step_count == CompiledTemplate::kMaxSteps) return DecodeStatus::kTemplateLimit;
     out.steps[out.step_count++] = make_step(target, f.length);
   }
-  out.definition_hash = hash;
+  out.definition_hash = definition_hash(id, fields, options);
   // A record must consume bytes, or a data set would never end.
   if (out.min_record_length == 0) return DecodeStatus::kBadTemplate;
   // A record longer than 65535 bytes cannot fit a set; such a template decodes nothing and is
@@ -934,6 +941,17 @@ DecodeStatus compile_and_store(uint16_t id, std::span<const RawField> fields, bo
                                bool v9_scope_types, const SetContext& ctx,
                                TemplateCache& templates, FlowOutput& out,
                                DecodeCounters& counters, CompiledTemplate& scratch) noexcept {
+  // Exporters re-send their templates every few datagrams (Cisco's default: every 20). One held
+  // with the same definition is refreshed from the hash alone, without compiling it again:
+  // only a template that compiled is ever held, so the outcome is what compiling would give.
+  if (const CompiledTemplate* held = templates.find(ctx.exporter, ctx.domain, id);
+      held != nullptr && held->is_options == options &&
+      held->definition_hash == definition_hash(id, fields, options)) {
+    for (const RawField& f : fields) counters.enterprise_fields += f.enterprise ? 1 : 0;
+    ++counters.templates_refreshed;
+    templates.note_definition(ctx.exporter, ctx.domain, id, fields, ctx.meta.receive_ns);
+    return DecodeStatus::kOk;
+  }
   const DecodeStatus s = compile_template(id, fields, options, v9_scope_types, scratch, counters);
   if (s != DecodeStatus::kOk) return s;
   const DecodeStatus stored = store_template(scratch, ctx, templates, out, counters);
