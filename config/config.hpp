@@ -87,7 +87,7 @@ struct AggregationConfig {
   uint64_t flush_interval_ms = 300'000;         // Datakit's default
   uint32_t port_rollup_threshold = 10;
   uint64_t rollup_refresh_ms = 300'000;
-  // Live keys per exporter thread (~380 B each); the oldest is written early beyond it.
+  // Live keys per exporter thread (~340 B of tables each); the oldest is written early beyond.
   // 0: "auto", sized at start-up to the memory available (exporter::auto_max_keys).
   uint32_t max_keys = 0;
   // What "auto" takes when the available memory cannot be read, and what a pipeline built
