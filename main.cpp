@@ -843,20 +843,21 @@ int run_af_packet(const config::Config& c) {
 // rather than be killed by the OOM killer while faulting them in.
 bool size_aggregation_tables(config::Config& c) {
   const std::optional<exporter::MemoryAvailable> have = exporter::memory_available_here();
-  if (c.aggregation.max_keys == 0) {
+  const bool automatic = c.aggregation.max_keys == 0;
+  if (automatic) {
     c.aggregation.max_keys =
         have ? exporter::auto_max_keys(c, have->bytes) : config::AggregationConfig::kUnsizedMaxKeys;
-    spdlog::info(
-        "aggregation table: {} keys, {} MiB ([aggregation] max_keys = \"auto\": up to {} keys in "
-        "1/{} of the {})",
-        c.aggregation.max_keys,
-        exporter::Aggregator::table_bytes(exporter::RecordPipeline::aggregator_config(c)) >> 20,
-        exporter::kAutoMaxKeys, exporter::kAutoMemoryShare,
-        have ? fmt::format("{} MiB {} leaves", have->bytes >> 20, have->source)
-             : std::string("memory available, which could not be read"));
   }
   const uint64_t need =
       exporter::Aggregator::table_bytes(exporter::RecordPipeline::aggregator_config(c));
+  if (automatic) {
+    spdlog::info(
+        "aggregation table: {} keys, {} MiB ([aggregation] max_keys = \"auto\": up to {} keys in "
+        "1/{} of the {})",
+        c.aggregation.max_keys, need >> 20, exporter::kAutoMaxKeys, exporter::kAutoMemoryShare,
+        have ? fmt::format("{} MiB {} leaves", have->bytes >> 20, have->source)
+             : std::string("memory available, which could not be read"));
+  }
   if (!have || need <= have->bytes / 10 * 9) return true;
   spdlog::error(
       "{}: [aggregation] max_keys = {} needs {} MiB of tables, faulted in at start, and {} "

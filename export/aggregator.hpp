@@ -50,11 +50,11 @@ class Aggregator {
   uint64_t dropped() const noexcept { return dropped_; }  // no output block when flushing
   uint64_t rollup_untracked() const noexcept { return rollup_.untracked(); }
   uint32_t max_keys() const noexcept { return config_.max_keys; }
-  // What the aggregation tables and the roll-up trackers reserve, from their sizes (fixed at
-  // construction by max_keys and rollup_capacity).
   // What the tables of an Aggregator(config) reserve (records, index, roll-up trackers),
   // before making one: they are faulted in at construction.
   static uint64_t table_bytes(const AggregatorConfig& config) noexcept;
+  // What the aggregation tables and the roll-up trackers reserve, from their sizes (fixed at
+  // construction by max_keys and rollup_capacity).
   uint64_t memory_bytes() const noexcept {
     return sizeof(*this) + entries_.reserved_bytes() + index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +
