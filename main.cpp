@@ -149,10 +149,17 @@ bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::S
     if (out.type == config::OutputType::kStdout) {
       sinks.push_back(exporter::LineSink::standard_output());
     } else if (out.type == config::OutputType::kFile) {
-      auto sink = exporter::LineSink::open_file(out.path, out.max_file_bytes, error);
+      using Io = exporter::LineSink::Io;
+      auto sink = exporter::LineSink::open_file(out.path, out.max_file_bytes, error,
+                                                out.direct_io ? Io::kDirect : Io::kPageCache);
       if (sink == nullptr) {
         spdlog::error("cannot open output file {}", error);
         return false;
+      }
+      if (out.direct_io && sink->io() != Io::kDirect) {
+        spdlog::warn("{}:{}: output {}: direct_io: the file system does not take O_DIRECT; "
+                     "writing through the page cache",
+                     c.path, out.line, out.path);
       }
       sinks.push_back(std::move(sink));
     } else {

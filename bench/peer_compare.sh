@@ -47,7 +47,7 @@ cat "$PB_RESULTS/machine.txt"
 
 flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN [MAX_KEYS]
   PEER_NAME="flowgate-agg-$1${4:+-keys$4}" \
-  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1 ${4:-}" \
+  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1 ${4:+max_keys=$4}" \
   PEER_COUNT_CMD="$root/bench/peerbench_flowgate.sh count {out}" \
   PEER_PROTOS="v5 v9 ipfix sflow" PEER_STOP_SIGNAL=TERM \
   PEER_VERSION="flowgate $(git log --oneline -1 | cut -c1-7), aggregation $1${4:+, max_keys $4}" \

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # flowgate as a peer of ../shared/peerbench (through its peers/custom.sh):
 #
-#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [MAX_KEYS]   runs flowgate in
-#       the foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO (v5 v9 ipfix
-#       sflow), 1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation on|off as
-#       shipped otherwise ([aggregation] max_keys = MAX_KEYS when given), JSON records to
-#       OUT/flows.jsonl, log to OUT/flowgate.log
+#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [max_keys=N] [direct_io]
+#       runs flowgate in the foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO
+#       (v5 v9 ipfix sflow), 1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation
+#       on|off as shipped otherwise ([aggregation] max_keys = N when given), JSON records to
+#       OUT/flows.jsonl (with direct_io = true when given), log to OUT/flowgate.log
 #   peerbench_flowgate.sh count OUT    prints the flow records flowgate decoded (the exit
 #       summary's records=), after it exited
 #
@@ -16,7 +16,14 @@ flowgate="${FLOWGATE:-$here/build/flowgate}"
 
 case "${1:-}" in
   start)
-    port="$2" out="$3" proto="$4" rcvbuf="$5" aggregation="$6" max_keys="${7:-}"
+    port="$2" out="$3" proto="$4" rcvbuf="$5" aggregation="$6" max_keys="" direct_io=""
+    for option in "${@:7}"; do
+      case "$option" in
+        max_keys=*) max_keys="${option#max_keys=}" ;;
+        direct_io) direct_io=true ;;
+        *) echo "unknown option $option" >&2; exit 2 ;;
+      esac
+    done
     case "$proto" in
       v5) type=netflow5 ;; v9) type=netflow9 ;; ipfix) type=ipfix ;; sflow) type=sflow5 ;;
       *) echo "unknown protocol $proto" >&2; exit 2 ;;
@@ -39,6 +46,7 @@ ${max_keys:+max_keys = $max_keys}
 type = "file"
 path = "$out/flows.jsonl"
 batch_records = 4096
+${direct_io:+direct_io = true}
 [metrics]
 listen = ""
 CONF
@@ -48,7 +56,7 @@ CONF
     sed -n 's/.*exit summary: datagrams=[0-9]* records=\([0-9]*\).*/\1/p' "$2/flowgate.log" | tail -1
     ;;
   *)
-    sed -n '2,12p' "$0"
+    sed -n '2,13p' "$0"
     exit 2
     ;;
 esac

@@ -2,14 +2,16 @@
 # CPU per flowgate thread on peerbench's generated traffic at a fixed rate: flowgate as
 # peer_compare.sh runs it (bench/peerbench_flowgate.sh: socket mode, 1 worker, one listener on
 # a free 127.0.0.1 port, the 8 MiB receive buffer peerbench gives every peer, aggregation
-# AGGREGATION with max_keys MAX_KEYS, JSON to a file, here on /dev/shm),
+# AGGREGATION with max_keys MAX_KEYS, JSON to a file in OUT_ROOT, /dev/shm unless given),
 # DATAGRAMS datagrams sent by peerbench's blast at RATE per second from its 16 exporters. Prints
 # each thread's user and system CPU over the send (utime/stime from /proc/PID/task/*/stat, 10 ms
 # ticks) and the exit summary. Bounded: one blast of DATAGRAMS, then SIGTERM.
 #
 #   bench/thread_cpu.sh [RATE [DATAGRAMS [PROTO]]]     (defaults 50000 100000 v9; PROTO v9|ipfix)
 # Environment: FLOWGATE [build/flowgate], MAX_KEYS [the shipped default], AGGREGATION [on|off],
-#              PERF_DATA (record `perf` over the send into this file).
+#              DIRECT_IO (non-empty: the file output with direct_io = true), OUT_ROOT
+#              [/dev/shm; the page cache's cost differs per file system], PERF_DATA (record
+#              `perf` over the send into this file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -18,7 +20,7 @@ flowgate="$(realpath "${FLOWGATE:-build/flowgate}")"
 [[ -x "$flowgate" ]] || { echo "missing $flowgate: scripts/build.sh" >&2; exit 2; }
 case "$proto" in v9 | ipfix) ;; *) echo "PROTO: v9 or ipfix" >&2; exit 2 ;; esac
 peerbench_inputs "$(pwd)/bench/peer-results"
-out="$(mktemp -d /dev/shm/flowgate-thread-cpu.XXXXXX)"
+out="$(mktemp -d "${OUT_ROOT:-/dev/shm}/flowgate-thread-cpu.XXXXXX")"
 pid=""
 cleanup() {
   kill_left "$pid"
@@ -28,7 +30,7 @@ trap cleanup EXIT
 port="$(free_port)"
 # The very configuration peer_compare.sh runs flowgate with (bench/peerbench_flowgate.sh).
 FLOWGATE="$flowgate" bench/peerbench_flowgate.sh start "$port" "$out" "$proto" 8388608 \
-  "${AGGREGATION:-on}" ${MAX_KEYS:+"$MAX_KEYS"} &
+  "${AGGREGATION:-on}" ${MAX_KEYS:+"max_keys=$MAX_KEYS"} ${DIRECT_IO:+direct_io} &
 pid=$!
 wait_until 10 logged "socket mode" "$out/flowgate.log" || { cat "$out/flowgate.log" >&2; exit 1; }
 threads() { for t in /proc/"$pid"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"; done | sort; }

@@ -103,6 +103,7 @@ struct Output {
   std::string url;                  // http, datakit, clickhouse
   std::string table = "flows";      // clickhouse
   uint64_t max_file_bytes = 0;      // file rotation; 0: never rotate
+  bool direct_io = false;           // file: O_DIRECT, past the page cache
   uint32_t batch_records = 1024;    // flush a batch at this many records ...
   uint64_t flush_interval_ms = 1000;  // ... or this long after its first record
   // http, datakit, clickhouse:

@@ -592,8 +592,8 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
       r.error((*outs)[i].source(), p, "expected a table");
       continue;
     }
-    r.check_keys(*t, p, {"type", "path", "url", "table", "max_file_bytes", "batch_records",
-                         "flush_interval", "database", "gzip", "timeout", "retry_max",
+    r.check_keys(*t, p, {"type", "path", "url", "table", "max_file_bytes", "direct_io",
+                         "batch_records", "flush_interval", "database", "gzip", "timeout", "retry_max",
                          "spool_dir", "spool_max_bytes", "queue_batches", "shutdown_timeout"});
     Output o;
     o.line = static_cast<uint32_t>(t->source().begin.line);
@@ -619,6 +619,7 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
     r.read_string(*t, p, "url", o.url);
     r.read_string(*t, p, "table", o.table);
     r.read_uint(*t, p, "max_file_bytes", 0, INT64_MAX, o.max_file_bytes);
+    r.read_bool(*t, p, "direct_io", o.direct_io);
     r.read_uint(*t, p, "batch_records", 1, 1'000'000, o.batch_records);
     r.read_duration(*t, p, "flush_interval", 1, o.flush_interval_ms);
     if (o.type == OutputType::kFile && o.path.empty()) {
@@ -648,6 +649,7 @@ void read_outputs(Reader& r, const toml::table& root, Config& c) {
     const bool clickhouse = o.type == OutputType::kClickhouse;
     only_for("path", o.type == OutputType::kFile, "file");
     only_for("max_file_bytes", o.type == OutputType::kFile, "file");
+    only_for("direct_io", o.type == OutputType::kFile, "file");
     only_for("url", http, "http, datakit and clickhouse");
     only_for("table", clickhouse, "clickhouse");
     only_for("database", clickhouse, "clickhouse");

@@ -1,12 +1,17 @@
 #include "export/line_sink.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <emmintrin.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace flowgate::exporter {
 namespace {
@@ -15,9 +20,52 @@ int open_append(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
+// Read-write: the partial block at the end of the file is read back into the staging buffer.
+// No O_APPEND: direct writes go to offsets the sink keeps.
+int open_direct(const std::string& path) {
+  return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_DIRECT, 0644);
+}
+
 uint64_t file_size(int fd) {
   struct stat st {};
   return fd >= 0 && fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+bool pwrite_all(int fd, const char* p, size_t n, uint64_t offset) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+// Copies into a staging buffer with non-temporal stores: the buffer goes to the disk by DMA and
+// is not read again here, so its cache lines are neither read for ownership nor kept, and the
+// encoder's working set stays in the cache. Readers of the buffer (the writer thread's pwrite)
+// come after an sfence.
+void copy_to_stage(char* to, const char* from, size_t n) noexcept {
+  const size_t head = std::min(n, (16 - reinterpret_cast<uintptr_t>(to) % 16) % 16);
+  std::memcpy(to, from, head);
+  to += head;
+  from += head;
+  n -= head;
+  for (; n >= 64; n -= 64, to += 64, from += 64) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(to), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(to + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(to + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(to + 48), d);
+  }
+  std::memcpy(to, from, n);
 }
 
 }  // namespace
@@ -26,11 +74,19 @@ LineSink::LineSink(int fd, std::string path, uint64_t max_bytes)
     : fd_(fd),
       path_(std::move(path)),
       name_(path_.empty() ? "stdout" : "file:" + path_),
-      max_bytes_(max_bytes),
-      size_(path_.empty() ? 0 : file_size(fd_)) {}
+      max_bytes_(max_bytes) {}
 
 LineSink::~LineSink() {
-  if (!path_.empty() && fd_ >= 0) ::close(fd_);
+  if (path_.empty()) return;
+  close_file();
+  if (writer_.joinable()) {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    writer_.join();
+  }
 }
 
 std::unique_ptr<LineSink> LineSink::standard_output() {
@@ -38,23 +94,78 @@ std::unique_ptr<LineSink> LineSink::standard_output() {
 }
 
 std::unique_ptr<LineSink> LineSink::open_file(const std::string& path, uint64_t max_bytes,
-                                              std::string& error) {
-  const int fd = open_append(path);
-  if (fd < 0) {
-    error = path + ": " + std::strerror(errno);
-    return nullptr;
+                                              std::string& error, Io io) {
+  std::unique_ptr<LineSink> sink(new LineSink(-1, path, max_bytes));
+  sink->requested_ = io;
+  if (!sink->open_at_path(io, error)) return nullptr;
+  return sink;
+}
+
+bool LineSink::open_at_path(Io io, std::string& error) {
+  direct_ = false;
+  if (io == Io::kDirect) {
+    fd_ = open_direct(path_);
+    if (fd_ < 0 && errno != EINVAL) {
+      error = path_ + ": " + std::strerror(errno);
+      return false;
+    }
   }
-  return std::unique_ptr<LineSink>(new LineSink(fd, path, max_bytes));
+  if (fd_ < 0) {  // the page cache, asked for or because the file system has no O_DIRECT
+    fd_ = open_append(path_);
+    if (fd_ < 0) {
+      error = path_ + ": " + std::strerror(errno);
+      return false;
+    }
+    size_ = file_size(fd_);
+    return true;
+  }
+  direct_ = true;
+  if (buffers_.data() == nullptr) {
+    try {
+      buffers_ = HugePageArray<char>(kBuffers * kStageBytes);
+    } catch (const std::bad_alloc&) {
+      error = path_ + ": no memory for the direct I/O buffers";
+      close_file();
+      return false;
+    }
+  }
+  if (!writer_.joinable()) {
+    writer_ = std::thread([this] { writer_loop(); });
+    pthread_setname_np(writer_.native_handle(), "fg-file-writer");
+  }
+  // Appending: the file's partial last block is staged, to be rewritten whole with what follows.
+  size_ = file_size(fd_);
+  stage_offset_ = size_ & ~uint64_t{kBlock - 1};
+  staged_ = static_cast<size_t>(size_ - stage_offset_);
+  if (staged_ > 0 && ::pread(fd_, stage(), kBlock, static_cast<off_t>(stage_offset_)) !=
+                         static_cast<ssize_t>(staged_)) {
+    error = path_ + ": cannot read back its last block: " + std::strerror(errno);
+    staged_ = 0;
+    close_file();
+    return false;
+  }
+  return true;
+}
+
+void LineSink::close_file() {
+  if (fd_ < 0) return;
+  if (direct_) {
+    drain();
+    write_staged_blocks();
+    write_staged_tail();
+    staged_ = 0;
+  }
+  ::close(fd_);
+  fd_ = -1;
 }
 
 bool LineSink::rotate() {
-  ::close(fd_);
+  close_file();
   const std::string old = path_ + ".1";
   std::rename(path_.c_str(), old.c_str());
-  fd_ = open_append(path_);
-  size_ = 0;
   ++rotations_;
-  return fd_ >= 0;
+  std::string error;
+  return open_at_path(requested_, error);
 }
 
 bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
@@ -62,6 +173,10 @@ bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
   if (max_bytes_ != 0 && size_ > 0 && size_ + batch.size() > max_bytes_) {
     if (!flush() || !rotate()) return false;
   }
+  return direct_ ? write_direct(batch) : write_page_cache(batch);
+}
+
+bool LineSink::write_page_cache(std::string_view batch) {
   // One write(2) for the whole batch, straight from the caller's buffer: no stdio buffer to
   // copy through and no batch split into a buffer's worth and the rest. A regular file takes
   // it whole; a pipe may take part, and the loop writes the rest.
@@ -80,22 +195,100 @@ bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
   return true;
 }
 
+bool LineSink::write_direct(std::string_view batch) {
+  bool ok = true;
+  {
+    const std::lock_guard lock(mutex_);
+    ok = !std::exchange(write_failed_, false);
+  }
+  const char* p = batch.data();
+  size_t left = batch.size();
+  while (left > 0) {
+    const size_t take = std::min(left, kStageBytes - staged_);
+    copy_to_stage(stage() + staged_, p, take);
+    staged_ += take;
+    p += take;
+    left -= take;
+    if (staged_ == kStageBytes) hand_off();
+  }
+  _mm_sfence();
+  size_ = stage_offset_ + staged_;
+  return ok;
+}
+
+void LineSink::hand_off() {
+  _mm_sfence();  // the non-temporal stores of copy_to_stage reach memory before the writer reads
+  std::unique_lock lock(mutex_);
+  jobs_[(first_job_ + queued_jobs_) % kBuffers] = Job{current_, stage_offset_};
+  ++queued_jobs_;
+  changed_.notify_all();
+  // The next buffer is the oldest queued one when all are queued: it must be written first.
+  changed_.wait(lock, [this] { return queued_jobs_ < kBuffers; });
+  current_ = (current_ + 1) % kBuffers;
+  stage_offset_ += kStageBytes;
+  staged_ = 0;
+}
+
+bool LineSink::drain() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return queued_jobs_ == 0; });
+  return !write_failed_;  // left set: the next write() reports it, where it is counted
+}
+
+void LineSink::writer_loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [this] { return stopping_ || queued_jobs_ > 0; });
+    if (queued_jobs_ == 0) return;  // stopping, with nothing left
+    const Job job = jobs_[first_job_];
+    lock.unlock();
+    const bool ok = pwrite_all(fd_, buffer(job.buffer), kStageBytes, job.offset);
+    lock.lock();
+    write_failed_ = write_failed_ || !ok;
+    first_job_ = (first_job_ + 1) % kBuffers;
+    --queued_jobs_;
+    changed_.notify_all();
+  }
+}
+
+bool LineSink::write_staged_blocks() {
+  const size_t whole = staged_ & ~(kBlock - 1);
+  if (whole == 0) return true;
+  if (!pwrite_all(fd_, stage(), whole, stage_offset_)) return false;
+  stage_offset_ += whole;
+  staged_ -= whole;
+  std::memmove(stage(), stage() + whole, staged_);
+  return true;
+}
+
+bool LineSink::write_staged_tail() {
+  if (staged_ == 0) return true;
+  // A partial block cannot go through O_DIRECT: the descriptor leaves it for this one write.
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+  const bool written = pwrite_all(fd_, stage(), staged_, stage_offset_);
+  const bool direct_again = ::fcntl(fd_, F_SETFL, flags) == 0;
+  return written && direct_again;
+}
+
 bool LineSink::flush() {
   if (fd_ < 0) return false;
-  // Batches are written through at once; what is left is making them durable. stdout may be a
-  // pipe or terminal, where fsync has no meaning.
-  return path_.empty() || fsync(fd_) == 0;
+  // Batches are written through at once (but a direct sink's last partial block); what is left
+  // is making them durable. stdout may be a pipe or terminal, where fsync has no meaning.
+  if (path_.empty()) return true;
+  bool written = true;
+  if (direct_) written = drain() && write_staged_blocks() && write_staged_tail();
+  return fsync(fd_) == 0 && written;
 }
 
 bool LineSink::reopen() {
   if (path_.empty()) return true;
   if (fd_ >= 0) {
     flush();
-    ::close(fd_);
+    close_file();
   }
-  fd_ = open_append(path_);
-  size_ = file_size(fd_);
-  return fd_ >= 0;
+  std::string error;
+  return open_at_path(requested_, error);
 }
 
 }  // namespace flowgate::exporter

@@ -130,6 +130,7 @@ struct ConfigOptions {
   std::string flush_interval = "100ms";  // of the file output's batches
   std::string extra_outputs;             // more [[outputs]] blocks, verbatim (live runs only)
   uint32_t max_keys = 0;                 // [aggregation] max_keys; 0: the default
+  bool direct_io = false;                // the file output's direct_io
 };
 
 std::string config_text(const ConfigOptions& c) {
@@ -161,6 +162,7 @@ std::string config_text(const ConfigOptions& c) {
        "type = \"file\"\n"
     << "path = \"" << c.output.string() << "\"\n"
     << "max_file_bytes = " << c.max_file_bytes << "\n"
+    << (c.direct_io ? "direct_io = true\n" : "")
     << "batch_records = " << c.batch_records << "\n"
     << "flush_interval = \"" << c.flush_interval << "\"\n"
     << c.extra_outputs << "[log]\n"
@@ -205,6 +207,7 @@ class LiveCollector : public ::testing::Test {
     ConfigOptions o = options_;
     o.output = dir_ / (name + ".expected.jsonl");
     o.max_file_bytes = 0;
+    o.direct_io = false;
     o.extra_outputs.clear();
     const fs::path conf = write_config(name + ".pcap.conf", o);
     Child c;
@@ -344,6 +347,14 @@ class LiveCollector : public ::testing::Test {
 TEST_F(LiveCollector, WritesWhatPcapModeWritesWithoutAggregation) { run_end_to_end(false); }
 
 TEST_F(LiveCollector, WritesWhatPcapModeWritesWithAggregation) { run_end_to_end(true); }
+
+// The file written past the page cache holds the same records, whole, after SIGTERM.
+TEST_F(LiveCollector, WritesWhatPcapModeWritesThroughDirectIo) {
+  options_.direct_io = true;
+  run_end_to_end(false);
+  EXPECT_EQ(testing::read_text(live_err()).find("O_DIRECT"), std::string::npos)
+      << "/tmp takes O_DIRECT: no fallback to the page cache";
+}
 
 // A table smaller than the traffic's keys writes keys early; the log says so, with the count
 // and the key to raise, and the metric's counter agrees with the records written.

@@ -79,6 +79,38 @@ table = "flows"
   EXPECT_EQ(r.errors[1].line, 13u);
 }
 
+TEST(OutputConfig, DirectIoIsAFileOutputsChoice) {
+  const LoadResult r = load_config_string(std::string(kInput) + R"(
+[[outputs]]
+type = "file"
+path = "/tmp/f.jsonl"
+direct_io = true
+[[outputs]]
+type = "file"
+path = "/tmp/g.jsonl"
+)",
+                                          "x.conf");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_TRUE(r.config.outputs[0].direct_io);
+  EXPECT_FALSE(r.config.outputs[1].direct_io);  // the page cache unless asked
+
+  const LoadResult wrong = load_config_string(std::string(kInput) + R"(
+[[outputs]]
+type = "stdout"
+direct_io = true
+[[outputs]]
+type = "file"
+path = "/tmp/f.jsonl"
+direct_io = "yes"
+)",
+                                              "x.conf");
+  ASSERT_EQ(wrong.errors.size(), 2u) << all_errors(wrong);
+  EXPECT_EQ(wrong.errors[0].key, "outputs[0].direct_io");
+  EXPECT_EQ(wrong.errors[0].line, 8u);
+  EXPECT_NE(wrong.errors[0].message.find("file outputs only"), std::string::npos);
+  EXPECT_EQ(wrong.errors[1].key, "outputs[1].direct_io");
+}
+
 TEST(OutputConfig, RejectsWrongValues) {
   const LoadResult r = load_config_string(std::string(kInput) + R"(
 [[outputs]]

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "tests/support/corpus.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -72,6 +74,61 @@ TEST(LineSink, AFailedWriteIsReported) {
   EXPECT_EQ(LineSink::open_file("/nonexistent-dir/flows.jsonl", 0, error), nullptr);
   EXPECT_NE(error.find("/nonexistent-dir/flows.jsonl: No such file or directory"), std::string::npos)
       << error;
+}
+
+// Direct I/O: batches reach the file in whole staging buffers as they fill, the rest at flush
+// (and at close); the file never shows padding, and what it held before stays.
+TEST(LineSink, DirectIoWritesEverythingByFlushAndKeepsWhatTheFileHeld) {
+  const testing::TempDir dir;
+  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+  std::string expected = lines('k', 50, 100);  // 5000 bytes: ends inside the second block
+  std::ofstream(path) << expected;
+  std::string error;
+  auto sink = LineSink::open_file(path.string(), 0, error, LineSink::Io::kDirect);
+  ASSERT_NE(sink, nullptr) << error;
+  ASSERT_EQ(sink->io(), LineSink::Io::kDirect) << "/tmp takes O_DIRECT on ext4 and tmpfs";
+  // Smaller than a block, a few blocks, and more than all staging buffers hold.
+  for (const auto& [c, count, width] : {std::tuple{'a', 3, 20}, {'b', 100, 123}, {'c', 40000, 150}}) {
+    const std::string batch = lines(c, count, width);
+    ASSERT_TRUE(sink->write(batch, static_cast<uint32_t>(count)));
+    expected += batch;
+  }
+  ASSERT_GT(expected.size(), (LineSink::kBuffers + 1) * LineSink::kStageBytes);
+  ASSERT_NE(expected.size() % LineSink::kBlock, 0u);
+  EXPECT_LT(fs::file_size(path), expected.size()) << "the current buffer waits for flush";
+  ASSERT_TRUE(sink->flush());
+  EXPECT_TRUE(testing::read_text(path) == expected);
+  // After the flush the tail's block is rewritten whole with what follows.
+  const std::string more = lines('d', 7, 33);
+  ASSERT_TRUE(sink->write(more, 7));
+  expected += more;
+  sink.reset();
+  EXPECT_TRUE(testing::read_text(path) == expected);
+}
+
+TEST(LineSink, DirectIoRotatesAndReopens) {
+  const testing::TempDir dir;
+  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+  std::string error;
+  auto sink = LineSink::open_file(path.string(), 10000, error, LineSink::Io::kDirect);
+  ASSERT_NE(sink, nullptr) << error;
+  ASSERT_EQ(sink->io(), LineSink::Io::kDirect);
+  const std::string first = lines('a', 60, 100), second = lines('b', 60, 100);
+  ASSERT_TRUE(sink->write(first, 60));
+  ASSERT_TRUE(sink->write(second, 60));  // 6000 + 6000 > 10000: the file rotates first
+  EXPECT_EQ(sink->rotations(), 1u);
+  EXPECT_TRUE(testing::read_text(fs::path(path.string() + ".1")) == first);
+  // logrotate moves the file away, then SIGHUP: the rest goes to a new file at the path, and
+  // the moved one is complete.
+  const fs::path moved = fs::path(dir.path()) / "flows.jsonl.moved";
+  fs::rename(path, moved);
+  ASSERT_TRUE(sink->reopen());
+  EXPECT_EQ(sink->io(), LineSink::Io::kDirect);
+  const std::string third = lines('c', 10, 50);
+  ASSERT_TRUE(sink->write(third, 10));
+  ASSERT_TRUE(sink->flush());
+  EXPECT_TRUE(testing::read_text(moved) == second);
+  EXPECT_TRUE(testing::read_text(path) == third);
 }
 
 }  // namespace
