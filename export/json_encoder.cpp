@@ -231,7 +231,10 @@ char* JsonEncoder::write(char* p, const FlowBlock& b, uint32_t r, uint64_t flush
   p = put(p, kEgressEnd);
   p = put(p, host_);
   const unsigned flags = b.tcp_flags[r] & 0x3f;
-  p = put(p, std::string_view(kTcpFlags.text[flags], kTcpFlags.size[flags]));
+  // A fixed-length copy (the reservation has room for the longest): a copy of the row's own
+  // length was a `rep movsq`, 13 % of this function's time.
+  std::memcpy(p, kTcpFlags.text[flags], TcpFlagsText::kMax);
+  p += kTcpFlags.size[flags];
   p = put(p, kNextHop);
   p = addresses_.write(p, b.next_hop[r], family);
   p = put(p, kNextHopEnd);

@@ -160,7 +160,9 @@ char* detail::write_long_decimal(char* p, uint64_t value) noexcept {
   // Eight digits at a time in 32-bit arithmetic: millisecond timestamps, large counters.
   constexpr uint64_t kE8 = 100'000'000;
   const uint64_t high = value / kE8;
-  if (high < kE8) {
+  if (high < 100) {  // ten digits at most: times in seconds (until 2286), most byte counters
+    p = write_octet(p, static_cast<uint32_t>(high));
+  } else if (high < kE8) {
     p = write_decimal(p, high);
   } else {
     p = write_decimal(p, high / kE8);
