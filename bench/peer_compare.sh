@@ -9,9 +9,11 @@
 #                                           through scripts/setup.sh when missing)
 # Environment: PB_RUNS [3], PROTOS ["v9 ipfix v5 sflow"], PEERS ["nfacctd nfcapd"] (sFlow uses
 # sfacctd/sfcapd), plus what peerbench's run_peer.sh reads (PB_RATES, PB_STEP_S, PB_MAX_PKTS,
-# PB_RCVBUF, PB_COUNT), and FLOWGATE_MAX_KEYS: when set, one more flowgate row with aggregation
-# on and [aggregation] max_keys = FLOWGATE_MAX_KEYS ("flowgate-agg-on-keys<N>"). Only loopback is
-# used; every trial is bounded by the harness.
+# PB_RCVBUF, PB_COUNT), FLOWGATE_MAX_KEYS: when set, one more flowgate row with aggregation
+# on and [aggregation] max_keys = FLOWGATE_MAX_KEYS ("flowgate-agg-on-keys<N>"), and
+# FLOWGATE_DIRECT_IO: when set, one more with aggregation off and the file output's
+# direct_io = true ("flowgate-agg-off-direct_io"). Only loopback is used; every trial is
+# bounded by the harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -45,12 +47,14 @@ trap 'sysctl -q -w net.core.rmem_max="$orig_rmem" || true' EXIT
 } > "$PB_RESULTS/machine.txt"
 cat "$PB_RESULTS/machine.txt"
 
-flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN [MAX_KEYS]
-  PEER_NAME="flowgate-agg-$1${4:+-keys$4}" \
-  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1 ${4:+max_keys=$4}" \
+flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN [max_keys=N | direct_io]
+  local option="${4:-}" label=""
+  case "$option" in max_keys=*) label="-keys${option#max_keys=}" ;; direct_io) label="-direct_io" ;; esac
+  PEER_NAME="flowgate-agg-$1$label" \
+  PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1 $option" \
   PEER_COUNT_CMD="$root/bench/peerbench_flowgate.sh count {out}" \
   PEER_PROTOS="v5 v9 ipfix sflow" PEER_STOP_SIGNAL=TERM \
-  PEER_VERSION="flowgate $(git log --oneline -1 | cut -c1-7), aggregation $1${4:+, max_keys $4}" \
+  PEER_VERSION="flowgate $(git log --oneline -1 | cut -c1-7), aggregation $1${option:+, $option}" \
   PB_RUN_IDS="$3" "$pb/run_peer.sh" custom "$2"
 }
 
@@ -64,8 +68,12 @@ for run in $(seq 1 "$runs"); do
     flowgate_peer on "$proto" "$run" || echo "== flowgate (aggregation on) $proto run $run failed" >&2
     flowgate_peer off "$proto" "$run" || echo "== flowgate (aggregation off) $proto run $run failed" >&2
     if [ -n "${FLOWGATE_MAX_KEYS:-}" ]; then
-      flowgate_peer on "$proto" "$run" "$FLOWGATE_MAX_KEYS" ||
+      flowgate_peer on "$proto" "$run" "max_keys=$FLOWGATE_MAX_KEYS" ||
         echo "== flowgate (aggregation on, max_keys $FLOWGATE_MAX_KEYS) $proto run $run failed" >&2
+    fi
+    if [ -n "${FLOWGATE_DIRECT_IO:-}" ]; then
+      flowgate_peer off "$proto" "$run" direct_io ||
+        echo "== flowgate (aggregation off, direct_io) $proto run $run failed" >&2
     fi
   done
 done
