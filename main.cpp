@@ -157,8 +157,8 @@ bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::S
         return false;
       }
       if (out.direct_io && sink->io() != Io::kDirect) {
-        spdlog::warn("{}:{}: output {}: direct_io: the file system does not take O_DIRECT; "
-                     "writing through the page cache",
+        spdlog::warn("{}:{}: output {}: direct_io: the file system does not take O_DIRECT or "
+                     "keeps files in memory (tmpfs); writing through the page cache",
                      c.path, out.line, out.path);
       }
       sinks.push_back(std::move(sink));

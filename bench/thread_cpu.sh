@@ -35,6 +35,8 @@ pid=$!
 wait_until 10 logged "socket mode" "$out/flowgate.log" || { cat "$out/flowgate.log" >&2; exit 1; }
 threads() { for t in /proc/"$pid"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"; done | sort; }
 threads > "$out/before"
+process_cpu() { cut -d' ' -f14,15 "/proc/$pid/stat"; }
+process_cpu > "$out/process_before"
 perf_pid=""
 if [[ -n "${PERF_DATA:-}" ]]; then
   perf record -q -F 2000 -g -p "$pid" -o "$PERF_DATA" 2>/dev/null &
@@ -43,10 +45,13 @@ fi
 "$PB_BLAST" -f "$PB_DATA/$proto.bin" -p "$port" -n "$datagrams" -r "$rate" -q
 sleep 1  # the socket drains
 threads > "$out/after"
+process_cpu > "$out/process_after"
 if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 kill -TERM "$pid"
 wait "$pid"
 pid=""
 join "$out/before" "$out/after" |
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%-16s user %5.2f s  sys %5.2f s\n", $1, ($4 - $2) / hz, ($5 - $3) / hz }'
+paste -d' ' "$out/process_before" "$out/process_after" |
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%-16s user %5.2f s  sys %5.2f s\n", "(process)", ($3 - $1) / hz, ($4 - $2) / hz }'
 sed -n 's/.*\(exit summary: .*\)/\1/p' "$out/flowgate.log"

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <emmintrin.h>
@@ -24,6 +26,13 @@ int open_append(const std::string& path) {
 // No O_APPEND: direct writes go to offsets the sink keeps.
 int open_direct(const std::string& path) {
   return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_DIRECT, 0644);
+}
+
+// tmpfs and ramfs keep files in the page cache itself: since Linux 6.6 tmpfs accepts O_DIRECT
+// but copies all the same, and the staging copy would only come on top.
+bool in_memory(int fd) {
+  struct statfs fs {};
+  return fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 }
 
 uint64_t file_size(int fd) {
@@ -109,8 +118,12 @@ bool LineSink::open_at_path(Io io, std::string& error) {
       error = path_ + ": " + std::strerror(errno);
       return false;
     }
+    if (fd_ >= 0 && in_memory(fd_)) {
+      ::close(fd_);
+      fd_ = -1;
+    }
   }
-  if (fd_ < 0) {  // the page cache, asked for or because the file system has no O_DIRECT
+  if (fd_ < 0) {  // the page cache: asked for, or the file system has no O_DIRECT or is memory
     fd_ = open_append(path_);
     if (fd_ < 0) {
       error = path_ + ": " + std::strerror(errno);

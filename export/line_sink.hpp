@@ -33,8 +33,8 @@ class LineSink final : public Sink {
 
   static std::unique_ptr<LineSink> standard_output();
   // nullptr when the file cannot be opened; the reason, with the path, in `error`. A file
-  // system without O_DIRECT (tmpfs before Linux 6.6, some network file systems) gets the page
-  // cache instead: io() says which the sink uses.
+  // system without O_DIRECT (some network file systems), or one that keeps files in memory
+  // (tmpfs, ramfs), gets the page cache instead: io() says which the sink uses.
   static std::unique_ptr<LineSink> open_file(const std::string& path, uint64_t max_bytes,
                                              std::string& error, Io io = Io::kPageCache);
   ~LineSink() override;

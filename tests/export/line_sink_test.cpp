@@ -20,6 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Direct I/O needs a disk's file system: /var/tmp is one (FHS), where /tmp may be tmpfs.
+constexpr const char* kOnDisk = "/var/tmp";
+
 std::string lines(char c, size_t count, size_t width) {
   std::string s;
   for (size_t i = 0; i < count; ++i) s += std::string(width - 1, c) + '\n';
@@ -79,14 +82,15 @@ TEST(LineSink, AFailedWriteIsReported) {
 // Direct I/O: batches reach the file in whole staging buffers as they fill, the rest at flush
 // (and at close); the file never shows padding, and what it held before stays.
 TEST(LineSink, DirectIoWritesEverythingByFlushAndKeepsWhatTheFileHeld) {
-  const testing::TempDir dir;
+  const testing::TempDir dir("flowgate-test-", kOnDisk);
+  ASSERT_FALSE(dir.path().empty());
   const fs::path path = fs::path(dir.path()) / "flows.jsonl";
   std::string expected = lines('k', 50, 100);  // 5000 bytes: ends inside the second block
   std::ofstream(path) << expected;
   std::string error;
   auto sink = LineSink::open_file(path.string(), 0, error, LineSink::Io::kDirect);
   ASSERT_NE(sink, nullptr) << error;
-  ASSERT_EQ(sink->io(), LineSink::Io::kDirect) << "/tmp takes O_DIRECT on ext4 and tmpfs";
+  ASSERT_EQ(sink->io(), LineSink::Io::kDirect) << kOnDisk << " is on a disk's file system";
   // Smaller than a block, a few blocks, and more than all staging buffers hold.
   for (const auto& [c, count, width] : {std::tuple{'a', 3, 20}, {'b', 100, 123}, {'c', 40000, 150}}) {
     const std::string batch = lines(c, count, width);
@@ -106,8 +110,23 @@ TEST(LineSink, DirectIoWritesEverythingByFlushAndKeepsWhatTheFileHeld) {
   EXPECT_TRUE(testing::read_text(path) == expected);
 }
 
+// On tmpfs the page cache is the file: direct I/O would only add the staging copy.
+TEST(LineSink, DirectIoOnAMemoryFileSystemUsesThePageCache) {
+  ASSERT_TRUE(fs::is_directory("/dev/shm")) << "Debian mounts tmpfs on /dev/shm";
+  const fs::path path = fs::path("/dev/shm") / ("flowgate-line-sink-" + std::to_string(getpid()));
+  std::string error;
+  auto sink = LineSink::open_file(path.string(), 0, error, LineSink::Io::kDirect);
+  ASSERT_NE(sink, nullptr) << error;
+  EXPECT_EQ(sink->io(), LineSink::Io::kPageCache);
+  ASSERT_TRUE(sink->write("{}\n", 1));
+  EXPECT_EQ(testing::read_text(path), "{}\n");  // through the page cache: there at once
+  sink.reset();
+  fs::remove(path);
+}
+
 TEST(LineSink, DirectIoRotatesAndReopens) {
-  const testing::TempDir dir;
+  const testing::TempDir dir("flowgate-test-", kOnDisk);
+  ASSERT_FALSE(dir.path().empty());
   const fs::path path = fs::path(dir.path()) / "flows.jsonl";
   std::string error;
   auto sink = LineSink::open_file(path.string(), 10000, error, LineSink::Io::kDirect);

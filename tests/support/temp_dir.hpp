@@ -8,12 +8,13 @@
 
 namespace flowgate::testing {
 
-// A fresh directory under /tmp named <prefix>XXXXXX, removed with everything in it when the
-// object goes.
+// A fresh directory under `parent` named <prefix>XXXXXX, removed with everything in it when the
+// object goes; path() is empty when it could not be made.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "flowgate-test-") {
-    std::string tmpl = "/tmp/" + prefix + "XXXXXX";
+  explicit TempDir(const std::string& prefix = "flowgate-test-",
+                   const std::string& parent = "/tmp") {
+    std::string tmpl = parent + "/" + prefix + "XXXXXX";
     if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TempDir() {
