@@ -9,8 +9,9 @@
 #                                           through scripts/setup.sh when missing)
 # Environment: PB_RUNS [3], PROTOS ["v9 ipfix v5 sflow"], PEERS ["nfacctd nfcapd"] (sFlow uses
 # sfacctd/sfcapd), plus what peerbench's run_peer.sh reads (PB_RATES, PB_STEP_S, PB_MAX_PKTS,
-# PB_RCVBUF, PB_COUNT), FLOWGATE_MAX_KEYS: when set, one more flowgate row with aggregation
-# on and [aggregation] max_keys = FLOWGATE_MAX_KEYS ("flowgate-agg-on-keys<N>"), and
+# PB_RCVBUF, PB_COUNT, PB_SCRATCH: where every collector writes, tmpfs unless given),
+# FLOWGATE_MAX_KEYS: when set, one more flowgate row with aggregation on and
+# [aggregation] max_keys = FLOWGATE_MAX_KEYS ("flowgate-agg-on-keys<N>"), and
 # FLOWGATE_DIRECT_IO: when set, one more with aggregation off and the file output's
 # direct_io = true ("flowgate-agg-off-direct_io"). Only loopback is used; every trial is
 # bounded by the harness.
@@ -44,6 +45,7 @@ trap 'sysctl -q -w net.core.rmem_max="$orig_rmem" || true' EXIT
   echo "host: $(uname -srm), $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "flowgate: $(git log --oneline -1)"
   echo "runs: $runs  protocols: $protos  peers: $peers  rates: ${PB_RATES:-25000 50000 75000 100000 0}"
+  echo "collectors write to: ${PB_SCRATCH:-/dev/shm/peerbench (tmpfs, the harness default)}"
 } > "$PB_RESULTS/machine.txt"
 cat "$PB_RESULTS/machine.txt"
 
