@@ -208,12 +208,27 @@ bool LineSink::write_page_cache(std::string_view batch) {
   return true;
 }
 
+bool LineSink::take_write_failure() {
+  const std::lock_guard lock(mutex_);
+  return !std::exchange(write_failed_, false);
+}
+
+char* LineSink::reserve(size_t bytes) noexcept {
+  // Rotation decides per batch before the batch is staged, so a rotating sink takes copies.
+  if (!direct_ || fd_ < 0 || max_bytes_ != 0 || bytes > kStageBytes - kBlock) return nullptr;
+  if (kStageBytes - staged_ < bytes) hand_off();  // leaves less than a block staged
+  return stage() + staged_;
+}
+
+void LineSink::commit(const char* end) noexcept {
+  staged_ = static_cast<size_t>(end - stage());
+  size_ = stage_offset_ + staged_;
+}
+
+bool LineSink::write_in_place(uint32_t /*records*/) { return take_write_failure(); }
+
 bool LineSink::write_direct(std::string_view batch) {
-  bool ok = true;
-  {
-    const std::lock_guard lock(mutex_);
-    ok = !std::exchange(write_failed_, false);
-  }
+  const bool ok = take_write_failure();
   const char* p = batch.data();
   size_t left = batch.size();
   while (left > 0) {
@@ -231,15 +246,21 @@ bool LineSink::write_direct(std::string_view batch) {
 
 void LineSink::hand_off() {
   _mm_sfence();  // the non-temporal stores of copy_to_stage reach memory before the writer reads
+  const size_t whole = staged_ & ~(kBlock - 1);
   std::unique_lock lock(mutex_);
-  jobs_[(first_job_ + queued_jobs_) % kBuffers] = Job{current_, stage_offset_};
+  jobs_[(first_job_ + queued_jobs_) % kBuffers] = Job{current_, stage_offset_, whole};
   ++queued_jobs_;
   changed_.notify_all();
   // The next buffer is the oldest queued one when all are queued: it must be written first.
   changed_.wait(lock, [this] { return queued_jobs_ < kBuffers; });
-  current_ = (current_ + 1) % kBuffers;
-  stage_offset_ += kStageBytes;
-  staged_ = 0;
+  lock.unlock();
+  // The partial block goes first in the next buffer (the writer reads only the whole blocks
+  // before it), to be written whole with what follows.
+  const size_t next = (current_ + 1) % kBuffers;
+  std::memcpy(buffer(next), stage() + whole, staged_ - whole);
+  current_ = next;
+  stage_offset_ += whole;
+  staged_ -= whole;
 }
 
 bool LineSink::drain() {
@@ -255,7 +276,7 @@ void LineSink::writer_loop() {
     if (queued_jobs_ == 0) return;  // stopping, with nothing left
     const Job job = jobs_[first_job_];
     lock.unlock();
-    const bool ok = pwrite_all(fd_, buffer(job.buffer), kStageBytes, job.offset);
+    const bool ok = pwrite_all(fd_, buffer(job.buffer), job.bytes, job.offset);
     lock.lock();
     write_failed_ = write_failed_ || !ok;
     first_job_ = (first_job_ + 1) % kBuffers;

@@ -43,6 +43,11 @@ class LineSink final : public Sink {
 
   // False when the write failed (disk full, closed pipe); the batch is then lost for this sink.
   bool write(std::string_view batch, uint32_t records = 0) override;
+  // Direct I/O without rotation (max_bytes 0): the pipeline encodes records straight into the
+  // staging buffer, which saves the copy (a tenth of the process's CPU with aggregation off).
+  char* reserve(size_t bytes) noexcept override;
+  void commit(const char* end) noexcept override;
+  bool write_in_place(uint32_t records) override;
   bool flush() override;
   // Closes and reopens the file at its path (after logrotate moved it). No-op for stdout.
   bool reopen() override;
@@ -67,9 +72,11 @@ class LineSink final : public Sink {
   bool rotate();
   bool write_page_cache(std::string_view batch);
   bool write_direct(std::string_view batch);
-  // Queues the full current buffer for the writer thread and moves on to the next, waiting
-  // while every buffer is queued.
+  // Queues the current buffer's whole blocks for the writer thread and moves on to the next
+  // buffer, which starts with the partial last block; waits while every buffer is queued.
   void hand_off();
+  // False, once, after a write of the writer thread failed.
+  bool take_write_failure();
   // Waits until the writer thread has written everything queued; false when one of those
   // writes (or an earlier one not yet reported by write()) failed.
   bool drain();
@@ -102,6 +109,7 @@ class LineSink final : public Sink {
   struct Job {
     size_t buffer;
     uint64_t offset;
+    size_t bytes;  // whole blocks
   };
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -89,6 +89,7 @@ RecordPipeline::RecordPipeline(const config::Config& config, bool aggregate, std
   for (const auto& s : sinks_) {
     if (s->encoding() == SinkEncoding::kLogPoints) want_points_ = true;
   }
+  if (sinks_.size() == 1 && !want_points_) in_place_ = sinks_.front().get();
   // The tightest output bounds the batch, so no sink waits longer than it asked.
   // (The Output defaults, 1024 records and 1 s, apply when there is none.) Larger batches than
   // 1024 are allowed: ClickHouse wants thousands of rows per INSERT.
@@ -129,6 +130,14 @@ void RecordPipeline::encode_block(const decode::FlowBlock& b) {
     if (batch_records_ == 0) batch_started_ms_ = now_ms_;
     const size_t e = std::min<size_t>(input, encoders_.size() - 1);
     const JsonEncoder& encoder = encoders_[e];
+    // Straight into the sink's own buffer when it takes that: no batch to copy from.
+    char* room = in_place_ != nullptr ? in_place_->reserve(encoder.max_record_size()) : nullptr;
+    if (room != nullptr) {
+      in_place_->commit(encoder.write(room, b, r, flush_ms));
+      ++in_place_records_;
+      if (++batch_records_ >= max_batch_records_) flush_batch();
+      continue;
+    }
     if (batch_.size() - batch_used_ < encoder.max_record_size()) {
       batch_.resize(std::max(batch_.size() * 2, batch_used_ + encoder.max_record_size()));
     }
@@ -151,11 +160,14 @@ void RecordPipeline::flush_batch() {
                                       ? std::string_view(points_)
                                       : std::string_view(batch_.data(), batch_used_);
     const uint64_t started = monotonic_ns();
-    const bool ok = s.write(text, batch_records_);
+    const uint32_t copied = batch_records_ - in_place_records_;
+    const bool ok = (in_place_records_ == 0 || s.write_in_place(in_place_records_)) &&
+                    (copied == 0 || s.write(text, copied));
     sink_figures_[i].record(ok, monotonic_ns() - started);
     if (!ok) ++write_failures_;
   }
   written_ += batch_records_;
+  in_place_records_ = 0;
   batch_used_ = 0;
   points_.clear();
   batch_records_ = 0;

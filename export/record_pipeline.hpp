@@ -82,6 +82,10 @@ class RecordPipeline {
   size_t batch_used_ = 0;
   std::string points_;  // the same records as log points, when a sink takes them
   bool want_points_ = false;
+  // The only sink, when it may take records encoded in place (Sink::reserve), else nullptr;
+  // and how many of the batch's records went there (the rest are in batch_).
+  Sink* in_place_ = nullptr;
+  uint32_t in_place_records_ = 0;
   uint32_t batch_records_ = 0;
   uint64_t batch_started_ms_ = 0;
   uint64_t now_ms_ = 0;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -74,6 +75,14 @@ class Sink {
   // Takes one batch of `records` lines (each ending in '\n'). False when the batch is lost for
   // this sink (a failed file write; an HTTP sink spools rather than fail).
   virtual bool write(std::string_view batch, uint32_t records) = 0;
+  // Encoding in place, for a sink that writes from memory of its own (the file sink with direct
+  // I/O): the pipeline, when this is its only sink, asks for room for one record of up to
+  // `bytes`, encodes the record there and commit()s its end, instead of encoding into its
+  // batch for write() to copy. nullptr: not now, use write().
+  virtual char* reserve(size_t /*bytes*/) noexcept { return nullptr; }
+  virtual void commit(const char* /*end*/) noexcept {}
+  // Ends a batch of `records` committed in place. False when it is lost, as write().
+  virtual bool write_in_place(uint32_t /*records*/) { return false; }
   // End of a flush interval: make written batches durable / start their delivery.
   virtual bool flush() = 0;
   // SIGHUP: reopen files (logrotate). No-op for others.

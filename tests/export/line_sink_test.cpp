@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -108,6 +109,42 @@ TEST(LineSink, DirectIoWritesEverythingByFlushAndKeepsWhatTheFileHeld) {
   expected += more;
   sink.reset();
   EXPECT_TRUE(testing::read_text(path) == expected);
+}
+
+// Records encoded in place (the pipeline's path to a direct sink without rotation) land in the
+// file in order across staging buffers, each buffer's partial last block carried to the next.
+TEST(LineSink, DirectIoTakesRecordsEncodedInPlace) {
+  const testing::TempDir dir("flowgate-test-", kOnDisk);
+  ASSERT_FALSE(dir.path().empty());
+  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+  std::string error;
+  auto sink = LineSink::open_file(path.string(), 0, error, LineSink::Io::kDirect);
+  ASSERT_NE(sink, nullptr) << error;
+  ASSERT_EQ(sink->io(), LineSink::Io::kDirect);
+  std::string expected;
+  for (uint32_t i = 0; i < 30000; ++i) {  // ~5.6 MB: past all four buffers
+    const std::string line = std::string(150 + i % 97, static_cast<char>('a' + i % 26)) + '\n';
+    char* room = sink->reserve(1000);
+    ASSERT_NE(room, nullptr) << i;
+    std::memcpy(room, line.data(), line.size());
+    sink->commit(room + line.size());
+    expected += line;
+    if (i % 4096 == 4095) {
+      ASSERT_TRUE(sink->write_in_place(4096));
+    }
+  }
+  ASSERT_GT(expected.size(), (LineSink::kBuffers + 1) * LineSink::kStageBytes);
+  ASSERT_TRUE(sink->flush());
+  EXPECT_TRUE(testing::read_text(path) == expected);
+
+  // The page cache and a rotating file take copies through write().
+  auto page_cache = LineSink::open_file((fs::path(dir.path()) / "b.jsonl").string(), 0, error);
+  ASSERT_NE(page_cache, nullptr) << error;
+  EXPECT_EQ(page_cache->reserve(1000), nullptr);
+  auto rotating = LineSink::open_file((fs::path(dir.path()) / "c.jsonl").string(), 1 << 20, error,
+                                      LineSink::Io::kDirect);
+  ASSERT_NE(rotating, nullptr) << error;
+  EXPECT_EQ(rotating->reserve(1000), nullptr);
 }
 
 // On tmpfs the page cache is the file: direct I/O would only add the staging copy.

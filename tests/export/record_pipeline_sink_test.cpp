@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "export/line_sink.hpp"
 #include "export/record_pipeline.hpp"
 #include "export/sink.hpp"
+#include "tests/support/corpus.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace flowgate::exporter {
 namespace {
@@ -82,6 +86,57 @@ TEST(RecordPipelineSinks, HandsEachSinkItsEncodingInBatchesOfTheConfiguredSize) 
   EXPECT_EQ(json[0].rfind("{\"flush_timestamp\":", 0), 0u);
   EXPECT_EQ(points[0].rfind("netflow,host=h,ip=192.0.2.1 message=\"{\\\"flush_timestamp", 0), 0u);
   EXPECT_EQ(pipeline.written(), 3000u);
+}
+
+// The text without the digits of each "flush_timestamp" (the wall clock at encoding).
+std::string without_flush_times(const std::string& text) {
+  constexpr std::string_view kKey = "\"flush_timestamp\":";
+  std::string out;
+  size_t at = 0;
+  for (size_t k; (k = text.find(kKey, at)) != std::string::npos;) {
+    out.append(text, at, k + kKey.size() - at);
+    at = k + kKey.size();
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
+  }
+  out.append(text, at);
+  return out;
+}
+
+// A file with direct I/O as the only output takes the records encoded straight into its staging
+// buffers: the file is the one the page cache's copy of the batches makes.
+TEST(RecordPipelineSinks, EncodesInPlaceForADirectFileAndWritesTheSameRecords) {
+  namespace fs = std::filesystem;
+  const testing::TempDir dir("flowgate-test-", "/var/tmp");  // a disk's file system
+  ASSERT_FALSE(dir.path().empty());
+  const auto run = [&](const std::string& name, LineSink::Io io) {
+    config::Config c;
+    c.inputs.push_back(config::Input{});
+    config::Output o;
+    o.batch_records = 700;
+    o.flush_interval_ms = 60'000;
+    c.outputs.push_back(o);
+    std::string error;
+    const fs::path path = fs::path(dir.path()) / name;
+    auto sink = LineSink::open_file(path.string(), 0, error, io);
+    EXPECT_NE(sink, nullptr) << error;
+    if (sink == nullptr) return std::string();
+    EXPECT_EQ(sink->io(), io);
+    std::vector<std::unique_ptr<Sink>> sinks;
+    sinks.push_back(std::move(sink));
+    {
+      RecordPipeline pipeline(c, false, "h", std::move(sinks));
+      for (int i = 0; i < 12; ++i) pipeline.add(*rows(1000), 1000);  // ~2.6 MB of JSON
+      pipeline.finish(1000);
+      EXPECT_EQ(pipeline.written(), 12'000u);
+      EXPECT_EQ(pipeline.write_failures(), 0u);
+    }
+    return testing::read_text(path);
+  };
+  const std::string copied = run("page-cache.jsonl", LineSink::Io::kPageCache);
+  const std::string in_place = run("direct.jsonl", LineSink::Io::kDirect);
+  EXPECT_EQ(lines(copied), 12'000u);
+  EXPECT_GT(copied.size(), 2 * LineSink::kStageBytes);
+  EXPECT_TRUE(without_flush_times(in_place) == without_flush_times(copied));
 }
 
 }  // namespace
