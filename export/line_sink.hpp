@@ -20,13 +20,14 @@ namespace flowgate::exporter {
 // flush so a flushed batch survives a crash, and reopened on request (SIGHUP, for logrotate).
 //
 // Through the page cache (the default) each batch is one write(2) from the pipeline's buffer.
-// With direct I/O (O_DIRECT) batches are copied into aligned 1 MiB staging buffers; a full one
-// goes to the sink's writer thread, which writes it straight to the disk while the exporter
-// thread fills the next (when all kBuffers are being written, the exporter thread waits for
-// the disk). flush() waits for the writer, writes the staged whole blocks, then the partial
-// last block through the page cache (the file never shows padding), then fsyncs; the next
-// write rewrites that block whole. So the file lags by the staged bytes until flush(), and a
-// failed disk write is reported by the write() or flush() after it.
+// With direct I/O (O_DIRECT) batches are copied into aligned 1 MiB staging buffers (or, through
+// reserve/commit, encoded there by the pipeline); a full one goes to the sink's writer thread,
+// which writes it straight to the disk while the exporter thread fills the next (when all
+// kBuffers are being written, the exporter thread waits for the disk). flush() waits for the
+// writer, writes the staged whole blocks, then the partial last block through the page cache
+// (the file never shows padding), then fsyncs; the next write rewrites that block whole. So the
+// file lags by the staged bytes until flush(), and a failed disk write is reported by the
+// write() after it.
 class LineSink final : public Sink {
  public:
   enum class Io : uint8_t { kPageCache, kDirect };
