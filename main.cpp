@@ -465,20 +465,24 @@ class TemplatePersistence {
 // exporter thread's once-a-second tick (never on the per-record path).
 class KeyBoundWarning {
  public:
-  explicit KeyBoundWarning(uint32_t max_keys) : max_keys_(max_keys) {}
+  // `bytes_a_key`: what one more key costs in tables (the figure the warning quotes).
+  KeyBoundWarning(uint32_t max_keys, uint64_t bytes_a_key)
+      : max_keys_(max_keys), bytes_a_key_(bytes_a_key) {}
   void check(uint64_t flushed_early, uint64_t now_ms) {
     if (flushed_early <= reported_ || now_ms < next_ms_) return;
     spdlog::warn(
         "aggregation table full: {} keys written early since {} (max_keys = {} live keys); raise "
         "[aggregation] max_keys towards the distinct keys of one flush_interval so they merge "
-        "(about 380 bytes a key); flowgate_aggregation_flushed_early_total counts them",
-        flushed_early - reported_, reported_ == 0 ? "start" : "the last warning", max_keys_);
+        "(about {} bytes a key); flowgate_aggregation_flushed_early_total counts them",
+        flushed_early - reported_, reported_ == 0 ? "start" : "the last warning", max_keys_,
+        bytes_a_key_);
     reported_ = flushed_early;
     next_ms_ = now_ms + 600'000;
   }
 
  private:
   uint32_t max_keys_;
+  uint64_t bytes_a_key_;
   uint64_t reported_ = 0;
   uint64_t next_ms_ = 0;
 };
@@ -592,7 +596,14 @@ int run_exporter(const config::Config& c, exporter::RecordPipeline& pipeline,
   // The window costs the exporter thread a few table probes per record: only when served.
   if (metrics.port() != 0) pipeline.set_dashboard(&window);
   uint64_t next_tick_ms = 0;
-  KeyBoundWarning key_bound(c.aggregation.max_keys);
+  // Per key at the "auto" cap, where whole huge pages no longer weigh (a table of a few keys
+  // still takes a few of them).
+  config::Config at_cap = c;
+  at_cap.aggregation.max_keys = exporter::kAutoMaxKeys;
+  KeyBoundWarning key_bound(c.aggregation.max_keys,
+                            exporter::Aggregator::table_bytes(
+                                exporter::RecordPipeline::aggregator_config(at_cap)) /
+                                exporter::kAutoMaxKeys);
   auto drain = [&]() {
     size_t taken = 0;
     const uint64_t now = wall_ms();
@@ -868,8 +879,9 @@ bool size_aggregation_tables(config::Config& c) {
   if (!have || need <= have->bytes / 10 * 9) return true;
   spdlog::error(
       "{}: [aggregation] max_keys = {} needs {} MiB of tables, faulted in at start, and {} "
-      "leaves {} MiB: lower max_keys (about 380 bytes a key)",
-      c.path, c.aggregation.max_keys, need >> 20, have->source, have->bytes >> 20);
+      "leaves {} MiB: lower max_keys (about {} bytes a key)",
+      c.path, c.aggregation.max_keys, need >> 20, have->source, have->bytes >> 20,
+      need / c.aggregation.max_keys);
   return false;
 }
 
