@@ -40,18 +40,28 @@ uint64_t file_size(int fd) {
   return fd >= 0 && fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
-bool pwrite_all(int fd, const char* p, size_t n, uint64_t offset) {
+// Writes all `n` bytes with `write(p, n)` (a write(2) or pwrite(2) that may take part, as a
+// pipe does), again after EINTR; false on any other error.
+template <typename Write>
+bool write_fully(const char* p, size_t n, Write write) {
   while (n > 0) {
-    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    const ssize_t w = write(p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       return false;
     }
     p += w;
     n -= static_cast<size_t>(w);
-    offset += static_cast<uint64_t>(w);
   }
   return true;
+}
+
+bool pwrite_all(int fd, const char* p, size_t n, uint64_t offset) {
+  return write_fully(p, n, [&](const char* q, size_t m) {
+    const ssize_t w = ::pwrite(fd, q, m, static_cast<off_t>(offset));
+    if (w > 0) offset += static_cast<uint64_t>(w);
+    return w;
+  });
 }
 
 // Copies into a staging buffer with non-temporal stores: the buffer goes to the disk by DMA and
@@ -193,19 +203,11 @@ bool LineSink::write_page_cache(std::string_view batch) {
   // One write(2) for the whole batch, straight from the caller's buffer: no stdio buffer to
   // copy through and no batch split into a buffer's worth and the rest. A regular file takes
   // it whole; a pipe may take part, and the loop writes the rest.
-  const char* p = batch.data();
-  size_t left = batch.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-    size_ += static_cast<uint64_t>(n);
-  }
-  return true;
+  return write_fully(batch.data(), batch.size(), [this](const char* q, size_t m) {
+    const ssize_t w = ::write(fd_, q, m);
+    if (w > 0) size_ += static_cast<uint64_t>(w);
+    return w;
+  });
 }
 
 bool LineSink::take_write_failure() {

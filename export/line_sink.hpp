@@ -100,9 +100,10 @@ class LineSink final : public Sink {
   bool direct_ = false;  // what the open file got
   // Direct I/O only: the staging buffers, kStageBytes each, in one array on huge pages (the
   // kernel pins a write's pages for the device: one 2 MiB page rather than 256 small ones,
-  // which cost the writer thread 45 ns a record on 4 KiB pages); the one being filled, the file offset its first byte goes to (a multiple of kBlock) and the bytes it
+  // which took the writer thread 0.13 s instead of 0.05 s for 2.8M records); the one being
+  // filled, the file offset its first byte goes to (a multiple of kBlock) and the bytes it
   // holds. Its predecessors (up to kBuffers - 1 of them, kBuffers while hand_off waits) are
-  // queued for the writer thread in order: jobs_ holds their offsets.
+  // queued for the writer thread in order: jobs_ holds their offsets and lengths.
   HugePageArray<char> buffers_;
   size_t current_ = 0;
   uint64_t stage_offset_ = 0;

@@ -24,6 +24,25 @@ namespace fs = std::filesystem;
 // Direct I/O needs a disk's file system: /var/tmp is one (FHS), where /tmp may be tmpfs.
 constexpr const char* kOnDisk = "/var/tmp";
 
+// A direct-I/O sink on flows.jsonl in a fresh directory on disk (path_ may be filled first).
+class DirectIo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = fs::path(dir_.path()) / "flows.jsonl";
+  }
+  void open(uint64_t max_bytes = 0) {
+    std::string error;
+    sink_ = LineSink::open_file(path_.string(), max_bytes, error, LineSink::Io::kDirect);
+    ASSERT_NE(sink_, nullptr) << error;
+    ASSERT_EQ(sink_->io(), LineSink::Io::kDirect) << kOnDisk << " is on a disk's file system";
+  }
+
+  const testing::TempDir dir_{"flowgate-test-", kOnDisk};
+  fs::path path_;
+  std::unique_ptr<LineSink> sink_;
+};
+
 std::string lines(char c, size_t count, size_t width) {
   std::string s;
   for (size_t i = 0; i < count; ++i) s += std::string(width - 1, c) + '\n';
@@ -82,18 +101,15 @@ TEST(LineSink, AFailedWriteIsReported) {
 
 // Direct I/O: batches reach the file in whole staging buffers as they fill, the rest at flush
 // (and at close); the file never shows padding, and what it held before stays.
-TEST(LineSink, DirectIoWritesEverythingByFlushAndKeepsWhatTheFileHeld) {
-  const testing::TempDir dir("flowgate-test-", kOnDisk);
-  ASSERT_FALSE(dir.path().empty());
-  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+TEST_F(DirectIo, WritesEverythingByFlushAndKeepsWhatTheFileHeld) {
   std::string expected = lines('k', 50, 100);  // 5000 bytes: ends inside the second block
-  std::ofstream(path) << expected;
-  std::string error;
-  auto sink = LineSink::open_file(path.string(), 0, error, LineSink::Io::kDirect);
-  ASSERT_NE(sink, nullptr) << error;
-  ASSERT_EQ(sink->io(), LineSink::Io::kDirect) << kOnDisk << " is on a disk's file system";
+  std::ofstream(path_) << expected;
+  ASSERT_NO_FATAL_FAILURE(open());
+  LineSink* sink = sink_.get();
+  const fs::path& path = path_;
   // Smaller than a block, a few blocks, and more than all staging buffers hold.
-  for (const auto& [c, count, width] : {std::tuple{'a', 3, 20}, {'b', 100, 123}, {'c', 40000, 150}}) {
+  for (const auto& [c, count, width] :
+       {std::tuple{'a', 3, 20}, {'b', 100, 123}, {'c', 40000, 150}}) {
     const std::string batch = lines(c, count, width);
     ASSERT_TRUE(sink->write(batch, static_cast<uint32_t>(count)));
     expected += batch;
@@ -107,20 +123,18 @@ TEST(LineSink, DirectIoWritesEverythingByFlushAndKeepsWhatTheFileHeld) {
   const std::string more = lines('d', 7, 33);
   ASSERT_TRUE(sink->write(more, 7));
   expected += more;
-  sink.reset();
+  sink_.reset();
   EXPECT_TRUE(testing::read_text(path) == expected);
 }
 
 // Records encoded in place (the pipeline's path to a direct sink without rotation) land in the
 // file in order across staging buffers, each buffer's partial last block carried to the next.
-TEST(LineSink, DirectIoTakesRecordsEncodedInPlace) {
-  const testing::TempDir dir("flowgate-test-", kOnDisk);
-  ASSERT_FALSE(dir.path().empty());
-  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+TEST_F(DirectIo, TakesRecordsEncodedInPlace) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  LineSink* sink = sink_.get();
+  const fs::path& path = path_;
+  const fs::path dir = dir_.path();
   std::string error;
-  auto sink = LineSink::open_file(path.string(), 0, error, LineSink::Io::kDirect);
-  ASSERT_NE(sink, nullptr) << error;
-  ASSERT_EQ(sink->io(), LineSink::Io::kDirect);
   std::string expected;
   for (uint32_t i = 0; i < 30000; ++i) {  // ~5.6 MB: past all four buffers
     const std::string line = std::string(150 + i % 97, static_cast<char>('a' + i % 26)) + '\n';
@@ -138,11 +152,11 @@ TEST(LineSink, DirectIoTakesRecordsEncodedInPlace) {
   EXPECT_TRUE(testing::read_text(path) == expected);
 
   // The page cache and a rotating file take copies through write().
-  auto page_cache = LineSink::open_file((fs::path(dir.path()) / "b.jsonl").string(), 0, error);
+  auto page_cache = LineSink::open_file((dir / "b.jsonl").string(), 0, error);
   ASSERT_NE(page_cache, nullptr) << error;
   EXPECT_EQ(page_cache->reserve(1000), nullptr);
-  auto rotating = LineSink::open_file((fs::path(dir.path()) / "c.jsonl").string(), 1 << 20, error,
-                                      LineSink::Io::kDirect);
+  auto rotating =
+      LineSink::open_file((dir / "c.jsonl").string(), 1 << 20, error, LineSink::Io::kDirect);
   ASSERT_NE(rotating, nullptr) << error;
   EXPECT_EQ(rotating->reserve(1000), nullptr);
 }
@@ -161,14 +175,11 @@ TEST(LineSink, DirectIoOnAMemoryFileSystemUsesThePageCache) {
   fs::remove(path);
 }
 
-TEST(LineSink, DirectIoRotatesAndReopens) {
-  const testing::TempDir dir("flowgate-test-", kOnDisk);
-  ASSERT_FALSE(dir.path().empty());
-  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
-  std::string error;
-  auto sink = LineSink::open_file(path.string(), 10000, error, LineSink::Io::kDirect);
-  ASSERT_NE(sink, nullptr) << error;
-  ASSERT_EQ(sink->io(), LineSink::Io::kDirect);
+TEST_F(DirectIo, RotatesAndReopens) {
+  ASSERT_NO_FATAL_FAILURE(open(10000));
+  LineSink* sink = sink_.get();
+  const fs::path& path = path_;
+  const fs::path dir = dir_.path();
   const std::string first = lines('a', 60, 100), second = lines('b', 60, 100);
   ASSERT_TRUE(sink->write(first, 60));
   ASSERT_TRUE(sink->write(second, 60));  // 6000 + 6000 > 10000: the file rotates first
@@ -176,7 +187,7 @@ TEST(LineSink, DirectIoRotatesAndReopens) {
   EXPECT_TRUE(testing::read_text(fs::path(path.string() + ".1")) == first);
   // logrotate moves the file away, then SIGHUP: the rest goes to a new file at the path, and
   // the moved one is complete.
-  const fs::path moved = fs::path(dir.path()) / "flows.jsonl.moved";
+  const fs::path moved = dir / "flows.jsonl.moved";
   fs::rename(path, moved);
   ASSERT_TRUE(sink->reopen());
   EXPECT_EQ(sink->io(), LineSink::Io::kDirect);

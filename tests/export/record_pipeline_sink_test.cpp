@@ -52,6 +52,18 @@ std::unique_ptr<decode::FlowBlock> rows(uint32_t n) {
   return b;
 }
 
+// One input and one output's batching: `batch_records`, and a minute's flush interval so that
+// only the count closes batches.
+config::Config batching(uint32_t batch_records) {
+  config::Config c;
+  c.inputs.push_back(config::Input{});
+  config::Output o;
+  o.batch_records = batch_records;
+  o.flush_interval_ms = 60'000;
+  c.outputs.push_back(o);
+  return c;
+}
+
 size_t lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
@@ -61,12 +73,7 @@ size_t lines(const std::string& s) {
 // Each sink gets its own encoding of the same batch, and batches may be larger than 1024
 // records (ClickHouse wants thousands per INSERT).
 TEST(RecordPipelineSinks, HandsEachSinkItsEncodingInBatchesOfTheConfiguredSize) {
-  config::Config c;
-  c.inputs.push_back(config::Input{});
-  config::Output o;
-  o.batch_records = 1500;
-  o.flush_interval_ms = 60'000;
-  c.outputs.push_back(o);
+  const config::Config c = batching(1500);
   std::vector<std::string> json, points;
   std::vector<uint32_t> json_records, point_records;
   std::vector<std::unique_ptr<Sink>> sinks;
@@ -109,12 +116,7 @@ TEST(RecordPipelineSinks, EncodesInPlaceForADirectFileAndWritesTheSameRecords) {
   const testing::TempDir dir("flowgate-test-", "/var/tmp");  // a disk's file system
   ASSERT_FALSE(dir.path().empty());
   const auto run = [&](const std::string& name, LineSink::Io io) {
-    config::Config c;
-    c.inputs.push_back(config::Input{});
-    config::Output o;
-    o.batch_records = 700;
-    o.flush_interval_ms = 60'000;
-    c.outputs.push_back(o);
+    const config::Config c = batching(700);
     std::string error;
     const fs::path path = fs::path(dir.path()) / name;
     auto sink = LineSink::open_file(path.string(), 0, error, io);
