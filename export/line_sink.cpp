@@ -173,9 +173,8 @@ bool LineSink::open_at_path(Io io, std::string& error) {
 void LineSink::close_file() {
   if (fd_ < 0) return;
   if (direct_) {
-    drain();
-    write_staged_blocks();
-    write_staged_tail();
+    // After a failed write nothing more is written: the file keeps what reached it.
+    if (drain()) write_staged();
     staged_ = 0;
   }
   ::close(fd_);
@@ -210,9 +209,53 @@ bool LineSink::write_page_cache(std::string_view batch) {
   });
 }
 
-bool LineSink::take_write_failure() {
+bool LineSink::failed() {
   const std::lock_guard lock(mutex_);
-  return !std::exchange(write_failed_, false);
+  return write_failed_;
+}
+
+void LineSink::set_failed() {
+  const std::lock_guard lock(mutex_);
+  write_failed_ = true;
+}
+
+bool LineSink::write_staged() {
+  if (write_staged_blocks() && write_staged_tail()) return true;
+  set_failed();
+  return false;
+}
+
+bool LineSink::recover() {
+  drain();
+  {
+    const std::lock_guard lock(mutex_);
+    write_failed_ = false;
+  }
+  // What is staged or queued is lost with the failed write. What reached the file stays, up to
+  // its last whole line (a write cut short, by a full disk say, can end inside one), and the
+  // next record is appended there, as open_at_path appends.
+  size_ = file_size(fd_);
+  // The block that holds the file's last byte (a whole one when the file ends on a boundary).
+  stage_offset_ = size_ == 0 ? 0 : (size_ - 1) & ~uint64_t{kBlock - 1};
+  staged_ = static_cast<size_t>(size_ - stage_offset_);
+  if (staged_ > 0) {
+    if (::pread(fd_, stage(), kBlock, static_cast<off_t>(stage_offset_)) !=
+        static_cast<ssize_t>(staged_)) {
+      staged_ = 0;
+      close_file();  // nothing to append to: the sink stops until reopen()
+      return false;
+    }
+    const void* newline = memrchr(stage(), '\n', staged_);
+    const size_t whole_lines =
+        newline == nullptr ? staged_
+                           : static_cast<size_t>(static_cast<const char*>(newline) - stage()) + 1;
+    if (whole_lines < staged_ &&
+        ::ftruncate(fd_, static_cast<off_t>(stage_offset_ + whole_lines)) == 0) {
+      staged_ = whole_lines;
+    }
+  }
+  size_ = stage_offset_ + staged_;
+  return true;
 }
 
 char* LineSink::reserve(size_t bytes) noexcept {
@@ -227,10 +270,17 @@ void LineSink::commit(const char* end) noexcept {
   size_ = stage_offset_ + staged_;
 }
 
-bool LineSink::write_in_place(uint32_t /*records*/) { return take_write_failure(); }
+bool LineSink::write_in_place(uint32_t /*records*/) {
+  if (!failed()) return true;
+  recover();  // drops the batch's records, staged after the failed write
+  return false;
+}
 
 bool LineSink::write_direct(std::string_view batch) {
-  const bool ok = take_write_failure();
+  if (failed()) {
+    recover();
+    return false;  // the batch that reports the loss is not written either
+  }
   const char* p = batch.data();
   size_t left = batch.size();
   while (left > 0) {
@@ -243,7 +293,7 @@ bool LineSink::write_direct(std::string_view batch) {
   }
   _mm_sfence();
   size_ = stage_offset_ + staged_;
-  return ok;
+  return true;
 }
 
 void LineSink::hand_off() {
@@ -277,8 +327,11 @@ void LineSink::writer_loop() {
     changed_.wait(lock, [this] { return stopping_ || queued_jobs_ > 0; });
     if (queued_jobs_ == 0) return;  // stopping, with nothing left
     const Job job = jobs_[first_job_];
+    // After a failed write the rest is not written either: a later one that succeeded would
+    // leave a hole of zeros in the file. recover() starts again from the file's end.
+    const bool skip = write_failed_;
     lock.unlock();
-    const bool ok = pwrite_all(fd_, buffer(job.buffer), job.bytes, job.offset);
+    const bool ok = skip || pwrite_all(fd_, buffer(job.buffer), job.bytes, job.offset);
     lock.lock();
     write_failed_ = write_failed_ || !ok;
     first_job_ = (first_job_ + 1) % kBuffers;
@@ -312,8 +365,8 @@ bool LineSink::flush() {
   // Batches are written through at once (but a direct sink's last partial block); what is left
   // is making them durable. stdout may be a pipe or terminal, where fsync has no meaning.
   if (path_.empty()) return true;
-  bool written = true;
-  if (direct_) written = drain() && write_staged_blocks() && write_staged_tail();
+  // A failed direct write is left for the next write() to report and recover from.
+  const bool written = !direct_ || (drain() && write_staged());
   return fsync(fd_) == 0 && written;
 }
 

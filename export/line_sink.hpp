@@ -26,8 +26,9 @@ namespace flowgate::exporter {
 // kBuffers are being written, the exporter thread waits for the disk). flush() waits for the
 // writer, writes the staged whole blocks, then the partial last block through the page cache
 // (the file never shows padding), then fsyncs; the next write rewrites that block whole. So the
-// file lags by the staged bytes until flush(), and a failed disk write is reported by the
-// write() after it.
+// file lags by the staged bytes until flush(). A failed disk write is reported by the write()
+// after it, which drops what was staged and queued with it and that batch too, and appends again
+// from the file's end, cut back to its last whole line: the file never holds a hole of zeros.
 class LineSink final : public Sink {
  public:
   enum class Io : uint8_t { kPageCache, kDirect };
@@ -76,8 +77,17 @@ class LineSink final : public Sink {
   // Queues the current buffer's whole blocks for the writer thread and moves on to the next
   // buffer, which starts with the partial last block; waits while every buffer is queued.
   void hand_off();
-  // False, once, after a write of the writer thread failed.
-  bool take_write_failure();
+  // Whether a direct write failed since the last recover(); set_failed() records one made on
+  // this thread.
+  bool failed();
+  void set_failed();
+  // After a failed direct write: waits for the writer thread (which skips what was queued after
+  // the failure), drops what is staged, and appends from the file's end again, cut back to its
+  // last whole line. False when the file's last block cannot be read back (the sink is then
+  // closed until reopen()).
+  bool recover();
+  // write_staged_blocks() then write_staged_tail(); a failure is recorded (set_failed()).
+  bool write_staged();
   // Waits until the writer thread has written everything queued; false when one of those
   // writes (or an earlier one not yet reported by write()) failed.
   bool drain();
