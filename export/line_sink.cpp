@@ -192,6 +192,10 @@ bool LineSink::rotate() {
 
 bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
   if (fd_ < 0) return false;
+  if (direct_ && failed()) {
+    recover();
+    return false;  // the batch that reports the loss is not written either
+  }
   if (max_bytes_ != 0 && size_ > 0 && size_ + batch.size() > max_bytes_) {
     if (!flush() || !rotate()) return false;
   }
@@ -277,10 +281,6 @@ bool LineSink::write_in_place(uint32_t /*records*/) {
 }
 
 bool LineSink::write_direct(std::string_view batch) {
-  if (failed()) {
-    recover();
-    return false;  // the batch that reports the loss is not written either
-  }
   const char* p = batch.data();
   size_t left = batch.size();
   while (left > 0) {
