@@ -157,17 +157,24 @@ bool LineSink::open_at_path(Io io, std::string& error) {
     pthread_setname_np(writer_.native_handle(), "fg-file-writer");
   }
   // Appending: the file's partial last block is staged, to be rewritten whole with what follows.
-  size_ = file_size(fd_);
-  stage_offset_ = size_ & ~uint64_t{kBlock - 1};
-  staged_ = static_cast<size_t>(size_ - stage_offset_);
-  if (staged_ > 0 && ::pread(fd_, stage(), kBlock, static_cast<off_t>(stage_offset_)) !=
-                         static_cast<ssize_t>(staged_)) {
+  if (!stage_from(file_size(fd_) & ~uint64_t{kBlock - 1})) {
     error = path_ + ": cannot read back its last block: " + std::strerror(errno);
-    staged_ = 0;
     close_file();
     return false;
   }
   return true;
+}
+
+bool LineSink::stage_from(uint64_t offset) {
+  const uint64_t size = file_size(fd_);
+  stage_offset_ = offset;
+  staged_ = static_cast<size_t>(size - offset);
+  if (staged_ == 0 || ::pread(fd_, stage(), kBlock, static_cast<off_t>(offset)) ==
+                          static_cast<ssize_t>(staged_)) {
+    return true;
+  }
+  staged_ = 0;
+  return false;
 }
 
 void LineSink::close_file() {
@@ -196,7 +203,8 @@ bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
     recover();
     return false;  // the batch that reports the loss is not written either
   }
-  if (max_bytes_ != 0 && size_ > 0 && size_ + batch.size() > max_bytes_) {
+  const uint64_t size = direct_ ? stage_offset_ + staged_ : size_;
+  if (max_bytes_ != 0 && size > 0 && size + batch.size() > max_bytes_) {
     if (!flush() || !rotate()) return false;
   }
   return direct_ ? write_direct(batch) : write_page_cache(batch);
@@ -237,28 +245,21 @@ bool LineSink::recover() {
   }
   // What is staged or queued is lost with the failed write. What reached the file stays, up to
   // its last whole line (a write cut short, by a full disk say, can end inside one), and the
-  // next record is appended there, as open_at_path appends.
-  size_ = file_size(fd_);
-  // The block that holds the file's last byte (a whole one when the file ends on a boundary).
-  stage_offset_ = size_ == 0 ? 0 : (size_ - 1) & ~uint64_t{kBlock - 1};
-  staged_ = static_cast<size_t>(size_ - stage_offset_);
-  if (staged_ > 0) {
-    if (::pread(fd_, stage(), kBlock, static_cast<off_t>(stage_offset_)) !=
-        static_cast<ssize_t>(staged_)) {
-      staged_ = 0;
-      close_file();  // nothing to append to: the sink stops until reopen()
-      return false;
-    }
-    const void* newline = memrchr(stage(), '\n', staged_);
-    const size_t whole_lines =
-        newline == nullptr ? staged_
-                           : static_cast<size_t>(static_cast<const char*>(newline) - stage()) + 1;
-    if (whole_lines < staged_ &&
-        ::ftruncate(fd_, static_cast<off_t>(stage_offset_ + whole_lines)) == 0) {
-      staged_ = whole_lines;
-    }
+  // next record is appended there, as open_at_path appends. So the block staged is the one
+  // that holds the file's last byte (a whole one when the file ends on a boundary).
+  const uint64_t size = file_size(fd_);
+  if (!stage_from(size == 0 ? 0 : (size - 1) & ~uint64_t{kBlock - 1})) {
+    close_file();  // nothing to append to: the sink stops until reopen()
+    return false;
   }
-  size_ = stage_offset_ + staged_;
+  const void* newline = memrchr(stage(), '\n', staged_);
+  const size_t whole_lines =
+      newline == nullptr ? staged_
+                         : static_cast<size_t>(static_cast<const char*>(newline) - stage()) + 1;
+  if (whole_lines < staged_ &&
+      ::ftruncate(fd_, static_cast<off_t>(stage_offset_ + whole_lines)) == 0) {
+    staged_ = whole_lines;
+  }
   return true;
 }
 
@@ -271,7 +272,6 @@ char* LineSink::reserve(size_t bytes) noexcept {
 
 void LineSink::commit(const char* end) noexcept {
   staged_ = static_cast<size_t>(end - stage());
-  size_ = stage_offset_ + staged_;
 }
 
 bool LineSink::write_in_place(uint32_t /*records*/) {
@@ -292,7 +292,6 @@ bool LineSink::write_direct(std::string_view batch) {
     if (staged_ == kStageBytes) hand_off();
   }
   _mm_sfence();
-  size_ = stage_offset_ + staged_;
   return true;
 }
 

@@ -97,6 +97,9 @@ class LineSink final : public Sink {
   bool write_staged_blocks();
   // Makes the staged partial block part of the file, through the page cache.
   bool write_staged_tail();
+  // Stages the file's bytes from `offset` (a multiple of kBlock, within a block of its end) to
+  // its end, to be rewritten whole with what follows; false when they cannot be read back.
+  bool stage_from(uint64_t offset);
   char* buffer(size_t i) noexcept { return buffers_.data() + i * kStageBytes; }
   char* stage() noexcept { return buffer(current_); }
 
@@ -104,7 +107,7 @@ class LineSink final : public Sink {
   std::string path_;
   std::string name_;  // empty for stdout
   uint64_t max_bytes_;
-  uint64_t size_ = 0;  // bytes in the file, staged ones included
+  uint64_t size_ = 0;  // bytes in the file through the page cache (direct: stage_offset_ + staged_)
   uint64_t rotations_ = 0;
   Io requested_ = Io::kPageCache;
   bool direct_ = false;  // what the open file got
