@@ -598,12 +598,9 @@ int run_exporter(const config::Config& c, exporter::RecordPipeline& pipeline,
   uint64_t next_tick_ms = 0;
   // Per key at the "auto" cap, where whole huge pages no longer weigh (a table of a few keys
   // still takes a few of them).
-  config::Config at_cap = c;
-  at_cap.aggregation.max_keys = exporter::kAutoMaxKeys;
-  KeyBoundWarning key_bound(c.aggregation.max_keys,
-                            exporter::Aggregator::table_bytes(
-                                exporter::RecordPipeline::aggregator_config(at_cap)) /
-                                exporter::kAutoMaxKeys);
+  KeyBoundWarning key_bound(
+      c.aggregation.max_keys,
+      exporter::aggregation_table_bytes(c, exporter::kAutoMaxKeys) / exporter::kAutoMaxKeys);
   auto drain = [&]() {
     size_t taken = 0;
     const uint64_t now = wall_ms();
@@ -866,8 +863,7 @@ bool size_aggregation_tables(config::Config& c) {
     c.aggregation.max_keys =
         have ? exporter::auto_max_keys(c, have->bytes) : config::AggregationConfig::kUnsizedMaxKeys;
   }
-  const uint64_t need =
-      exporter::Aggregator::table_bytes(exporter::RecordPipeline::aggregator_config(c));
+  const uint64_t need = exporter::aggregation_table_bytes(c, c.aggregation.max_keys);
   if (automatic) {
     spdlog::info(
         "aggregation table: {} keys, {} MiB ([aggregation] max_keys = \"auto\": up to {} keys in "

@@ -25,12 +25,13 @@ uint64_t monotonic_ns() {
 
 }  // namespace
 
+uint64_t aggregation_table_bytes(const config::Config& config, uint32_t keys) {
+  return Aggregator::table_bytes(RecordPipeline::aggregator_config(config, keys));
+}
+
 uint32_t auto_max_keys(const config::Config& config, uint64_t available_bytes) {
-  config::Config sized = config;
   const auto fits = [&](uint32_t keys) {
-    sized.aggregation.max_keys = keys;
-    return Aggregator::table_bytes(RecordPipeline::aggregator_config(sized)) <=
-           available_bytes / kAutoMemoryShare;
+    return aggregation_table_bytes(config, keys) <= available_bytes / kAutoMemoryShare;
   };
   if (fits(kAutoMaxKeys)) return kAutoMaxKeys;
   if (!fits(kAutoMinKeys)) return kAutoMinKeys;
@@ -45,12 +46,18 @@ uint32_t auto_max_keys(const config::Config& config, uint64_t available_bytes) {
 }
 
 AggregatorConfig RecordPipeline::aggregator_config(const config::Config& config) {
+  return aggregator_config(config, config.aggregation.max_keys != 0
+                                       ? config.aggregation.max_keys
+                                       : config::AggregationConfig::kUnsizedMaxKeys);
+}
+
+AggregatorConfig RecordPipeline::aggregator_config(const config::Config& config,
+                                                   uint32_t max_keys) {
   AggregatorConfig ac;
   ac.flush_interval_ms = config.aggregation.flush_interval_ms;
   ac.port_rollup_threshold = config.aggregation.port_rollup_threshold;
   ac.rollup_refresh_ms = config.aggregation.rollup_refresh_ms;
-  ac.max_keys = config.aggregation.max_keys != 0 ? config.aggregation.max_keys
-                                                 : config::AggregationConfig::kUnsizedMaxKeys;
+  ac.max_keys = max_keys;
   // The roll-up trackers are sized like the aggregation table; what they cannot hold keeps
   // its port and is counted.
   ac.rollup_capacity = std::max<uint32_t>(1024, ac.max_keys);

@@ -27,6 +27,8 @@ inline constexpr uint32_t kAutoMaxKeys = 1'000'000;  // 328 MiB of tables at the
 inline constexpr uint32_t kAutoMinKeys = 10'000;
 inline constexpr uint64_t kAutoMemoryShare = 8;
 uint32_t auto_max_keys(const config::Config& config, uint64_t available_bytes);
+// What the aggregation tables take with `config` and [aggregation] max_keys = `keys`.
+uint64_t aggregation_table_bytes(const config::Config& config, uint32_t keys);
 
 // What happens to decoded records after the dataplane, the same for every packet source and for
 // --pcap: aggregation (optional), enrichment into Datakit's record, JSON batches, sinks.
@@ -40,6 +42,8 @@ class RecordPipeline {
 
   // The aggregator a pipeline with aggregation makes from `config`.
   static AggregatorConfig aggregator_config(const config::Config& config);
+  // The same with `max_keys` keys in place of the configured count.
+  static AggregatorConfig aggregator_config(const config::Config& config, uint32_t max_keys);
 
   // Takes every record of a decoded block (the block may be reused afterwards).
   void add(const decode::FlowBlock& block, uint64_t now_ms);

@@ -64,25 +64,21 @@ TEST(MemoryBudget, AggregatorTableBytesAreWhatItReserves) {
   }
 }
 
-uint64_t tables_for(config::Config c, uint32_t keys) {
-  c.aggregation.max_keys = keys;
-  return Aggregator::table_bytes(RecordPipeline::aggregator_config(c));
-}
-
 // max_keys = "auto": a machine with memory to spare gets the cap; a smaller one the most keys
 // whose tables take an eighth of what is available, so that one more key would not fit; a
 // tiny one the floor (which the start-up check may then refuse).
 TEST(MemoryBudget, AutoMaxKeysTakesAnEighthOfWhatIsAvailable) {
   config::Config c;  // the shipped aggregation settings
   EXPECT_EQ(auto_max_keys(c, 24ull << 30), kAutoMaxKeys);
-  EXPECT_GT(tables_for(c, kAutoMaxKeys), 200ull << 20) << "the cap is a few hundred MB";
-  EXPECT_LT(tables_for(c, kAutoMaxKeys), 400ull << 20);
+  EXPECT_GT(aggregation_table_bytes(c, kAutoMaxKeys), 200ull << 20)
+      << "the cap is a few hundred MB";
+  EXPECT_LT(aggregation_table_bytes(c, kAutoMaxKeys), 400ull << 20);
   for (const uint64_t available : {256ull << 20, 1ull << 30, 2ull << 30}) {
     const uint32_t keys = auto_max_keys(c, available);
     EXPECT_GT(keys, kAutoMinKeys) << available;
     EXPECT_LT(keys, kAutoMaxKeys) << available;
-    EXPECT_LE(tables_for(c, keys), available / 8) << available;
-    EXPECT_GT(tables_for(c, keys + 1), available / 8) << available;
+    EXPECT_LE(aggregation_table_bytes(c, keys), available / 8) << available;
+    EXPECT_GT(aggregation_table_bytes(c, keys + 1), available / 8) << available;
   }
   EXPECT_LT(auto_max_keys(c, 256ull << 20), auto_max_keys(c, 1ull << 30));
   EXPECT_EQ(auto_max_keys(c, 1u << 20), kAutoMinKeys);
