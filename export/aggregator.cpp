@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 
 #include "decode/hash.hpp"
@@ -27,17 +28,19 @@ bool same_key(const K& a, const K& b) noexcept {
 
 }  // namespace
 
-inline uint32_t Aggregator::hash(const Key& k) noexcept {
-  static_assert(sizeof(Key) == 64 && std::has_unique_object_representations_v<Key>);
-  uint64_t w[8];
-  std::memcpy(w, &k, sizeof(Key));
-  // Four independent folds, so the hash costs about one multiply's latency.
+namespace {
+
+// The hash of a key's eight words. Four independent folds, so it costs about one multiply's
+// latency.
+uint32_t hash_words(const uint64_t (&w)[8]) noexcept {
   const uint64_t h = decode::fold_multiply(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull) ^
                      decode::fold_multiply(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull) ^
                      decode::fold_multiply(w[4] ^ 0x1d8e4e27c47d124full, w[5] ^ 0x9e3779b97f4a7c15ull) ^
                      decode::fold_multiply(w[6] ^ 0xbf58476d1ce4e5b9ull, w[7] ^ 0x94d049bb133111ebull);
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
+
+}  // namespace
 
 namespace {
 uint64_t bucket_count(uint32_t max_keys) noexcept { return std::bit_ceil(uint64_t{max_keys} * 2); }
@@ -60,31 +63,48 @@ uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
          PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
 
-inline Aggregator::Key Aggregator::make_key(const FlowBlock& b, uint32_t r) noexcept {
-  Key k{};
-  k.exporter = b.exporter_addr[r];
-  k.src = b.src_addr[r];
-  k.dst = b.dst_addr[r];
-  k.in_if = b.in_if[r];
-  k.src_port = b.src_port[r];
-  k.dst_port = b.dst_port[r];
-  const uint16_t l = b.listener[r];
-  k.ns = l < config_.listener_namespace.size() ? config_.listener_namespace[l] : 0;
-  k.protocol = b.protocol[r];
-  k.tos = b.tos[r];
-  if (rollup_.threshold() == 0) return k;
-  switch (rollup_.add(fingerprints_[r])) {
-    case EphemeralPort::kSource:
-      k.src_port = 0;
-      k.rollup = FlowBlock::kRollupSrcPort;
-      break;
-    case EphemeralPort::kDestination:
-      k.dst_port = 0;
-      k.rollup = FlowBlock::kRollupDstPort;
-      break;
-    case EphemeralPort::kNone: break;
+inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, Key& key) noexcept {
+  // The key is built as the eight words it is hashed and compared as, in registers: writing
+  // its fields one by one and reading them back as words stalled on store forwarding.
+  static_assert(sizeof(Key) == 64 && std::has_unique_object_representations_v<Key>);
+  static_assert(offsetof(Key, src) == 16 && offsetof(Key, dst) == 32 &&
+                offsetof(Key, in_if) == 48 && offsetof(Key, src_port) == 52 &&
+                offsetof(Key, dst_port) == 54 && offsetof(Key, ns) == 56 &&
+                offsetof(Key, protocol) == 58 && offsetof(Key, tos) == 59 &&
+                offsetof(Key, rollup) == 60 && std::endian::native == std::endian::little);
+  uint64_t w[8];
+  std::memcpy(&w[0], b.exporter_addr[r].bytes.data(), 16);
+  std::memcpy(&w[2], b.src_addr[r].bytes.data(), 16);
+  std::memcpy(&w[4], b.dst_addr[r].bytes.data(), 16);
+  uint64_t src_port = b.src_port[r];
+  uint64_t dst_port = b.dst_port[r];
+  uint64_t rollup = 0;
+  if (rollup_.threshold() != 0) {
+    switch (rollup_.add(fingerprints_[r])) {
+      case EphemeralPort::kSource:
+        src_port = 0;
+        rollup = FlowBlock::kRollupSrcPort;
+        break;
+      case EphemeralPort::kDestination:
+        dst_port = 0;
+        rollup = FlowBlock::kRollupDstPort;
+        break;
+      case EphemeralPort::kNone: break;
+    }
   }
-  return k;
+  const uint16_t l = b.listener[r];
+  const uint64_t ns = l < config_.listener_namespace.size() ? config_.listener_namespace[l] : 0;
+  w[6] = b.in_if[r] | src_port << 32 | dst_port << 48;
+  w[7] = ns | uint64_t{b.protocol[r]} << 16 | uint64_t{b.tos[r]} << 24 | rollup << 32;
+  // The addresses go from the block to the key as they are, the last two words from registers;
+  // one copy of all eight from the stack would read them back across two stores.
+  auto* out = reinterpret_cast<unsigned char*>(&key);
+  std::memcpy(out, b.exporter_addr[r].bytes.data(), 16);
+  std::memcpy(out + 16, b.src_addr[r].bytes.data(), 16);
+  std::memcpy(out + 32, b.dst_addr[r].bytes.data(), 16);
+  std::memcpy(out + 48, &w[6], 8);
+  std::memcpy(out + 56, &w[7], 8);
+  return hash_words(w);
 }
 
 void Aggregator::prefetch_match(uint32_t h) const noexcept {
@@ -120,8 +140,7 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
     rollup_.prefetch(fingerprints_[a]);
   };
   const auto stage2 = [&](uint32_t a) {
-    keys_[a] = make_key(b, a);
-    hashes_[a] = hash(keys_[a]);
+    hashes_[a] = make_key(b, a, keys_[a]);
     prefetch(&index_[hashes_[a] & mask]);
   };
   for (uint32_t a = 0; a < std::min(n, 2 * kAhead); ++a) stage1(a);

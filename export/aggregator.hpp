@@ -103,9 +103,10 @@ class Aggregator {
     uint32_t hash;
   };
 
-  [[gnu::always_inline]] static uint32_t hash(const Key& k) noexcept;
-  // The key of row r after roll-up (stage 2 of add()'s pipeline).
-  [[gnu::always_inline]] Key make_key(const decode::FlowBlock& b, uint32_t r) noexcept;
+  // Writes the key of row r after roll-up to `key` and returns its hash (stage 2 of add()'s
+  // pipeline).
+  [[gnu::always_inline]] uint32_t make_key(const decode::FlowBlock& b, uint32_t r,
+                                           Key& key) noexcept;
   // Starts loading the record a probe of this key will compare with (stage 3).
   void prefetch_match(uint32_t h) const noexcept;
   void emit_oldest(decode::FlowOutput& out) noexcept;

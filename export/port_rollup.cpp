@@ -43,31 +43,32 @@ bool PortRollup::claim(KeySlot& slot, uint64_t key) noexcept {
   return true;
 }
 
-void PortRollup::insert(KeySlot& slot, uint32_t g, uint16_t peer) const noexcept {
-  uint16_t& count = slot.count[g];
-  if (count >= threshold_) return;
+void PortRollup::insert(KeySlot& slot, const bool (&open)[2], uint16_t peer) const noexcept {
+  // Which of the slot's ports, both generations', equal `peer`, two bits a port.
+  uint64_t match = 0;
 #if defined(__SSE2__)
-  // All of a set's ports compared at once: a loop whose length varies with the set would
-  // mispredict on nearly every flow. The second load's last port lies past the set (still in
-  // the slot: the other generation's first port or the padding) and is masked off with the rest
-  // beyond `count`.
-  static_assert(offsetof(KeySlot, peers) + sizeof(uint16_t) * (kMaxThreshold + 12) <=
-                    sizeof(KeySlot),
-                "the second generation's 12-port load stays inside the slot");
+  // All 22 ports compared at once: a loop whose length varies with the sets would mispredict
+  // on nearly every flow. The third load's last two ports lie past the sets (still in the slot:
+  // the padding); they and the ports beyond each set's count are masked off.
+  static_assert(offsetof(KeySlot, peers) + 48 <= sizeof(KeySlot),
+                "the third 16-byte load stays inside the slot");
   const __m128i want = _mm_set1_epi16(static_cast<short>(peer));
-  const auto* p = reinterpret_cast<const unsigned char*>(slot.peers[g]);
-  const uint32_t low = static_cast<uint32_t>(_mm_movemask_epi8(
-      _mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), want)));
-  const uint32_t high = static_cast<uint32_t>(_mm_movemask_epi8(
-      _mm_cmpeq_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 16)), want)));
-  const uint32_t seen = (low | (high << 16)) & ((uint32_t{1} << (2 * count)) - 1);
-  if (seen != 0) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(slot.peers);
+  const auto equal = [&](int at) {
+    return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at)), want))));
+  };
+  match = equal(0) | equal(16) << 16 | equal(32) << 32;
 #else
-  for (uint32_t i = 0; i < count; ++i) {
-    if (slot.peers[g][i] == peer) return;
+  for (uint32_t i = 0; i < 2 * kMaxThreshold; ++i) {
+    if (slot.peers[i / kMaxThreshold][i % kMaxThreshold] == peer) match |= uint64_t{3} << (2 * i);
   }
 #endif
-  slot.peers[g][count++] = peer;
+  for (uint32_t g = 0; g < 2; ++g) {
+    uint16_t& count = slot.count[g];
+    const uint64_t seen = (match >> (2 * kMaxThreshold * g)) & ((uint64_t{1} << (2 * count)) - 1);
+    if (open[g] && count < threshold_ && seen == 0) slot.peers[g][count++] = peer;
+  }
 }
 
 EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
@@ -85,11 +86,8 @@ EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
       if (dst->key != f.dst_key) dst = &probe(f.dst_key);
     }
     if (dst->key == 0) claim(*dst, f.dst_key);
-    for (uint32_t g = 0; g < 2; ++g) {
-      if (!open[g]) continue;
-      if (src->key == f.src_key) insert(*src, g, f.dst_port);
-      if (dst->key == f.dst_key) insert(*dst, g, f.src_port);
-    }
+    if (src->key == f.src_key) insert(*src, open, f.dst_port);
+    if (dst->key == f.dst_key) insert(*dst, open, f.src_port);
   }
   const uint32_t src_to_dst = src->key == f.src_key ? src->count[current_] : 0;
   const uint32_t dst_to_src = dst->key == f.dst_key ? dst->count[current_] : 0;

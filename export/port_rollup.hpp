@@ -97,8 +97,9 @@ class PortRollup {
 
   // The key's slot, or the empty slot where it would go.
   KeySlot& probe(uint64_t key) noexcept;
-  // Adds `peer` to generation g's set of `slot` (which holds the key).
-  void insert(KeySlot& slot, uint32_t g, uint16_t peer) const noexcept;
+  // Adds `peer` to the set of each generation g of `slot` (which holds the key) that is
+  // open[g].
+  void insert(KeySlot& slot, const bool (&open)[2], uint16_t peer) const noexcept;
   // Takes the empty `slot` for `key`; false when the table holds capacity keys already.
   bool claim(KeySlot& slot, uint64_t key) noexcept;
 

@@ -333,7 +333,7 @@ class ModelRollup {
 TEST(PortRollup, AgreesWithTheReferenceModelAcrossRotations) {
   // Few addresses and ports, so sets fill, sides tie and keys come and go between rotations;
   // the table is small enough that rotations must move keys along their probe runs.
-  for (const uint32_t threshold : {1u, 3u, 10u}) {
+  for (const uint32_t threshold : {1u, 3u, 10u, PortRollup::kMaxThreshold}) {
     PortRollup p(threshold, 4096);
     ModelRollup m(threshold);
     std::mt19937 rng(threshold);
