@@ -41,24 +41,19 @@ bool same_key(const K& a, const K& b) noexcept {
 #endif
 }
 
-}  // namespace
-
-namespace {
-
 // The hash of a key's eight words. Four independent folds, so it costs about one multiply's
 // latency.
 uint32_t hash_words(const uint64_t (&w)[8]) noexcept {
-  const uint64_t h = decode::fold_multiply(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull) ^
-                     decode::fold_multiply(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull) ^
-                     decode::fold_multiply(w[4] ^ 0x1d8e4e27c47d124full, w[5] ^ 0x9e3779b97f4a7c15ull) ^
-                     decode::fold_multiply(w[6] ^ 0xbf58476d1ce4e5b9ull, w[7] ^ 0x94d049bb133111ebull);
+  using decode::fold_multiply;
+  const uint64_t h = fold_multiply(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull) ^
+                     fold_multiply(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull) ^
+                     fold_multiply(w[4] ^ 0x1d8e4e27c47d124full, w[5] ^ 0x9e3779b97f4a7c15ull) ^
+                     fold_multiply(w[6] ^ 0xbf58476d1ce4e5b9ull, w[7] ^ 0x94d049bb133111ebull);
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-}  // namespace
-
-namespace {
 uint64_t bucket_count(uint32_t max_keys) noexcept { return std::bit_ceil(uint64_t{max_keys} * 2); }
+
 }  // namespace
 
 Aggregator::Aggregator(AggregatorConfig config)
@@ -74,7 +69,8 @@ Aggregator::Aggregator(AggregatorConfig config)
 
 uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
   const uint32_t keys = std::max<uint32_t>(config.max_keys, 1);
-  return HugePageArray<Entry>::bytes_for(keys) + HugePageArray<Bucket>::bytes_for(bucket_count(keys)) +
+  return HugePageArray<Entry>::bytes_for(keys) +
+         HugePageArray<Bucket>::bytes_for(bucket_count(keys)) +
          PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
 
