@@ -214,11 +214,27 @@ bool LineSink::write_page_cache(std::string_view batch) {
   // One write(2) for the whole batch, straight from the caller's buffer: no stdio buffer to
   // copy through and no batch split into a buffer's worth and the rest. A regular file takes
   // it whole; a pipe may take part, and the loop writes the rest.
-  return write_fully(batch.data(), batch.size(), [this](const char* q, size_t m) {
+  size_t written = 0;
+  const bool ok = write_fully(batch.data(), batch.size(), [&](const char* q, size_t m) {
     const ssize_t w = ::write(fd_, q, m);
-    if (w > 0) size_ += static_cast<uint64_t>(w);
+    if (w > 0) written += static_cast<size_t>(w);
     return w;
   });
+  size_ += written;
+  if (!ok && written > 0) cut_partial_line(batch.substr(0, written));
+  return ok;
+}
+
+void LineSink::cut_partial_line(std::string_view written) {
+  const size_t newline = written.rfind('\n');
+  const size_t partial =
+      newline == std::string_view::npos ? written.size() : written.size() - newline - 1;
+  if (partial == 0) return;
+  // The file's end, not size_: another process may have cut the file (logrotate's
+  // copytruncate), and then what is there is left as it is. A pipe has no end to cut.
+  const uint64_t end = file_size(fd_);
+  if (end < partial || ::ftruncate(fd_, static_cast<off_t>(end - partial)) != 0) return;
+  size_ = size_ >= partial ? size_ - partial : 0;
 }
 
 bool LineSink::failed() {

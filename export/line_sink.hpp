@@ -73,6 +73,10 @@ class LineSink final : public Sink {
   void close_file();
   bool rotate();
   bool write_page_cache(std::string_view batch);
+  // After a page-cache write cut short (a full disk, say) that wrote `written` of a batch of
+  // whole lines: cuts what it wrote past its last newline off the file's end, so the file ends
+  // on a whole line and the next batch does not continue a broken one.
+  void cut_partial_line(std::string_view written);
   bool write_direct(std::string_view batch);
   // Queues the current buffer's whole blocks for the writer thread and moves on to the next
   // buffer, which starts with the partial last block; waits while every buffer is queued.

@@ -45,6 +45,31 @@ class DirectIo : public ::testing::Test {
   std::unique_ptr<LineSink> sink_;
 };
 
+// Holds the file size limit (RLIMIT_FSIZE) at `bytes` while it lives, with SIGXFSZ ignored so
+// that a write past it fails with EFBIG, as one to a full disk fails with ENOSPC: the kernel
+// writes what fits below the limit and fails the rest.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(uint64_t bytes) : old_handler_(signal(SIGXFSZ, SIG_IGN)) {
+    getrlimit(RLIMIT_FSIZE, &old_limit_);
+    rlimit limit = old_limit_;
+    limit.rlim_cur = bytes;
+    set_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &old_limit_);
+    signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  bool set() const { return set_; }
+
+ private:
+  sighandler_t old_handler_;
+  rlimit old_limit_{};
+  bool set_ = false;
+};
+
 std::string lines(char c, size_t count, size_t width) {
   std::string s;
   for (size_t i = 0; i < count; ++i) s += std::string(width - 1, c) + '\n';
@@ -103,6 +128,30 @@ TEST(LineSink, AFailedWriteIsReported) {
 
 // Direct I/O: batches reach the file in whole staging buffers as they fill, the rest at flush
 // (and at close); the file never shows padding, and what it held before stays.
+// A write cut short by a full disk (here the file size limit, inside a line of the second
+// batch) is reported, and the broken line it left is cut off the file's end: the next batch
+// starts a line of its own, and the file holds only whole lines.
+TEST(LineSink, AWriteCutShortLeavesNoBrokenLine) {
+  const testing::TempDir dir{"flowgate-test-", kOnDisk};
+  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+  std::string error;
+  auto sink = LineSink::open_file(path.string(), 0, error);
+  ASSERT_NE(sink, nullptr) << error;
+  const std::string first = lines('a', 10, 100), second = lines('b', 10, 100);
+  const std::string third = lines('c', 10, 100);
+  ASSERT_TRUE(sink->write(first, 10));
+  {
+    const FileSizeLimit held(first.size() + 150);  // the second batch's second line is cut
+    ASSERT_TRUE(held.set());
+    EXPECT_FALSE(sink->write(second, 10));
+  }
+  ASSERT_TRUE(sink->write(third, 10));
+  ASSERT_TRUE(sink->flush());
+  sink.reset();
+  EXPECT_EQ(testing::read_text(path), first + second.substr(0, 100) + third)
+      << "the whole line that fitted stays; the broken one is gone";
+}
+
 TEST_F(DirectIo, WritesEverythingByFlushAndKeepsWhatTheFileHeld) {
   std::string expected = lines('k', 50, 100);  // 5000 bytes: ends inside the second block
   std::ofstream(path_) << expected;
@@ -172,21 +221,18 @@ TEST_F(DirectIo, AFailedDiskWriteIsReportedAndLeavesNoHole) {
     SCOPED_TRACE("max_bytes " + std::to_string(max_bytes));
     fs::remove(path_);
     ASSERT_NO_FATAL_FAILURE(open(max_bytes));
-    const auto old_handler = signal(SIGXFSZ, SIG_IGN);  // EFBIG rather than the signal
-    rlimit old_limit{};
-    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-    rlimit limit = old_limit;
-    limit.rlim_cur = 2 * LineSink::kStageBytes + 1000;  // inside the third buffer and a line
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    const uint64_t limit = 2 * LineSink::kStageBytes + 1000;  // inside the third buffer and a line
     std::string written;
     bool reported = false;
-    for (int i = 0; i < 8 && !reported; ++i) {  // 1 MB batches: the third buffer fails
-      const std::string batch = lines(static_cast<char>('a' + i), 10000, 100);
-      reported = !sink_->write(batch, 10000);
-      if (!reported) written += batch;
+    {
+      const FileSizeLimit held(limit);
+      ASSERT_TRUE(held.set());
+      for (int i = 0; i < 8 && !reported; ++i) {  // 1 MB batches: the third buffer fails
+        const std::string batch = lines(static_cast<char>('a' + i), 10000, 100);
+        reported = !sink_->write(batch, 10000);
+        if (!reported) written += batch;
+      }
     }
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
-    signal(SIGXFSZ, old_handler);
     EXPECT_TRUE(reported);
     // Writes succeed again (a rotating sink's flush may report the same failure once more),
     // large ones too: past the rotation limit from where the failed writes would have ended.
@@ -201,7 +247,7 @@ TEST_F(DirectIo, AFailedDiskWriteIsReportedAndLeavesNoHole) {
     ASSERT_GE(text.size(), after.size());
     const std::string before = text.substr(0, text.size() - after.size());
     EXPECT_EQ(text.substr(before.size()), after);
-    EXPECT_LE(before.size(), limit.rlim_cur);
+    EXPECT_LE(before.size(), limit);
     EXPECT_GE(before.size(), 2 * LineSink::kStageBytes - 100) << "what reached the file stays";
     EXPECT_TRUE(before.empty() || before.back() == '\n') << "whole lines";
     EXPECT_TRUE(written.compare(0, before.size(), before) == 0);
