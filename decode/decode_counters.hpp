@@ -59,6 +59,7 @@ constexpr std::string_view decode_status_name(DecodeStatus s) noexcept {
   X(templates_refreshed, "templates re-sent unchanged")                                   \
   X(templates_withdrawn, "IPFIX template withdrawals accepted")                           \
   X(templates_expired, "templates dropped: not re-sent within the template timeout")      \
+  X(exporters_reclaimed, "new exporters that took a full exporter table's place of one holding nothing") \
   X(enterprise_fields, "enterprise (PEN) or vendor fields skipped by length")             \
   X(pending_buffered, "data sets held until their template arrives")                      \
   X(pending_decoded, "held data sets decoded after their template arrived")               \

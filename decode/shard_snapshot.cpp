@@ -9,8 +9,8 @@ void ShardSnapshot::take(ExporterStats& stats, TemplateCache& templates,
     exporters.push_back(r);
     ExporterRow& copy = exporters.back();
     if (r.type == FlowType::kNetflow9 || r.type == FlowType::kIpfix) {
-      // The decoder already added this exporter (or the table was full: kNoExporter).
-      const uint32_t e = templates.exporter_index(ExporterKey{r.address, r.port, r.type});
+      // Looked up, not added: adding could take the place of another exporter.
+      const uint32_t e = templates.find_exporter(ExporterKey{r.address, r.port, r.type});
       copy.templates = e == TemplateCache::kNoExporter ? 0 : templates.exporter(e).templates;
     }
   });

@@ -17,6 +17,26 @@ uint32_t table_size(uint32_t entries) noexcept {
   return std::bit_ceil(std::max<uint32_t>(entries, 8) * 2);
 }
 
+// Empties `bucket` of an open-addressing table of entry indexes + 1 (0 empty) by backward-shift
+// deletion, which keeps linear probing correct without tombstones; home(entry) is the bucket
+// the entry's probe starts from.
+template <typename Home>
+void erase_bucket(std::vector<uint32_t>& table, uint32_t bucket, Home home) noexcept {
+  const uint32_t mask = static_cast<uint32_t>(table.size()) - 1;
+  uint32_t i = bucket;
+  table[i] = 0;
+  for (uint32_t j = (i + 1) & mask; table[j] != 0; j = (j + 1) & mask) {
+    const uint32_t h = home(table[j]) & mask;
+    // Move the entry at j back to i unless its home lies cyclically in (i, j].
+    const bool stays = (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
+    if (!stays) {
+      table[i] = table[j];
+      table[j] = 0;
+      i = j;
+    }
+  }
+}
+
 }  // namespace
 
 DomainInfo* ExporterState::domain(uint32_t id) noexcept {
@@ -78,15 +98,57 @@ uint32_t TemplateCache::exporter_index(const ExporterKey& key) noexcept {
   for (uint32_t i = static_cast<uint32_t>(hash_exporter(key)) & mask;; i = (i + 1) & mask) {
     const uint32_t e = exporter_table_[i];
     if (e == 0) {
-      if (exporter_count_ == limits_.max_exporters) return kNoExporter;
-      const uint32_t idx = exporter_count_++;
+      uint32_t idx = kNoExporter;
+      if (exporter_count_ < limits_.max_exporters) {
+        idx = exporter_count_++;
+      } else {
+        idx = reclaimable_exporter();
+        if (idx == kNoExporter) return kNoExporter;
+        // Its bucket goes, which may shift the empty one this key would take.
+        const ExporterKey& old = exporters_[idx].key;
+        for (uint32_t j = static_cast<uint32_t>(hash_exporter(old)) & mask;; j = (j + 1) & mask) {
+          if (exporter_table_[j] == idx + 1) {
+            erase_exporter_bucket(j);
+            break;
+          }
+        }
+        for (i = static_cast<uint32_t>(hash_exporter(key)) & mask; exporter_table_[i] != 0;
+             i = (i + 1) & mask) {
+        }
+        ++exporters_reclaimed_;
+      }
       exporters_[idx] = ExporterState{};
       exporters_[idx].key = key;
       exporter_table_[i] = idx + 1;
+      may_reclaim_ = true;  // it holds nothing yet
       return idx;
     }
     if (exporters_[e - 1].key == key) return e - 1;
   }
+}
+
+uint32_t TemplateCache::find_exporter(const ExporterKey& key) const noexcept {
+  const uint32_t mask = static_cast<uint32_t>(exporter_table_.size()) - 1;
+  for (uint32_t i = static_cast<uint32_t>(hash_exporter(key)) & mask;; i = (i + 1) & mask) {
+    const uint32_t e = exporter_table_[i];
+    if (e == 0) return kNoExporter;
+    if (exporters_[e - 1].key == key) return e - 1;
+  }
+}
+
+uint32_t TemplateCache::reclaimable_exporter() noexcept {
+  if (!may_reclaim_) return kNoExporter;
+  for (uint32_t e = 0; e < exporter_count_; ++e) {
+    if (exporters_[e].templates == 0 && exporters_[e].pending_sets == 0) return e;
+  }
+  may_reclaim_ = false;
+  return kNoExporter;
+}
+
+void TemplateCache::erase_exporter_bucket(uint32_t bucket) noexcept {
+  erase_bucket(exporter_table_, bucket, [&](uint32_t e) {
+    return static_cast<uint32_t>(hash_exporter(exporters_[e - 1].key));
+  });
 }
 
 uint32_t* TemplateCache::template_bucket(uint64_t key) noexcept {
@@ -144,20 +206,8 @@ StoreResult TemplateCache::store(uint32_t exporter, uint32_t domain,
 }
 
 void TemplateCache::erase_template_bucket(uint32_t bucket) noexcept {
-  // Backward-shift deletion keeps linear probing correct without tombstones.
-  const uint32_t mask = static_cast<uint32_t>(template_table_.size()) - 1;
-  uint32_t i = bucket;
-  template_table_[i] = 0;
-  for (uint32_t j = (i + 1) & mask; template_table_[j] != 0; j = (j + 1) & mask) {
-    const uint32_t home = static_cast<uint32_t>(mix64(slots_[template_table_[j] - 1].key)) & mask;
-    // Move the entry at j back to i unless its home lies cyclically in (i, j].
-    const bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-    if (!stays) {
-      template_table_[i] = template_table_[j];
-      template_table_[j] = 0;
-      i = j;
-    }
-  }
+  erase_bucket(template_table_, bucket,
+               [&](uint32_t s) { return static_cast<uint32_t>(mix64(slots_[s - 1].key)); });
 }
 
 bool TemplateCache::withdraw(uint32_t exporter, uint32_t domain, uint16_t id) noexcept {
@@ -169,6 +219,7 @@ bool TemplateCache::withdraw(uint32_t exporter, uint32_t domain, uint16_t id) no
   erase_template_bucket(static_cast<uint32_t>(b - template_table_.data()));
   --exporters_[exporter].templates;
   --template_count_;
+  may_reclaim_ = true;
   return true;
 }
 
@@ -257,6 +308,7 @@ void TemplateCache::release(PendingSet& p) noexcept {
   ExporterState& e = exporters_[p.ctx.exporter];
   e.pending_bytes -= p.length;
   --e.pending_sets;
+  may_reclaim_ = true;
 }
 
 void TemplateCache::pop_dead() noexcept {

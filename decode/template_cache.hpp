@@ -103,8 +103,14 @@ class TemplateCache {
 
   explicit TemplateCache(const TemplateCacheLimits& limits = {});
 
-  // Finds or adds the exporter; kNoExporter when the exporter table is full.
+  // Finds or adds the exporter. When the table is full, a new exporter takes the place (and
+  // index) of the first exporter holding neither templates nor held data sets (its templates
+  // expired or were withdrawn: nothing refers to its index); kNoExporter when none does.
   uint32_t exporter_index(const ExporterKey& key) noexcept;
+  // Finds the exporter without adding it; kNoExporter when it is not held.
+  uint32_t find_exporter(const ExporterKey& key) const noexcept;
+  // New exporters that took the place of one holding nothing.
+  uint64_t exporters_reclaimed() const noexcept { return exporters_reclaimed_; }
   ExporterState& exporter(uint32_t index) noexcept { return exporters_[index]; }
   const ExporterState& exporter(uint32_t index) const noexcept { return exporters_[index]; }
   uint32_t exporter_count() const noexcept { return exporter_count_; }
@@ -175,6 +181,9 @@ class TemplateCache {
     return (uint64_t{exporter} << 48) ^ (uint64_t{domain} << 16) ^ id;
   }
   uint32_t* template_bucket(uint64_t key) noexcept;  // the bucket holding key, or nullptr
+  // The index of the first exporter holding no templates and no held sets, or kNoExporter.
+  uint32_t reclaimable_exporter() noexcept;
+  void erase_exporter_bucket(uint32_t bucket) noexcept;
   void erase_template_bucket(uint32_t bucket) noexcept;
   void release(PendingSet& p) noexcept;
   void pop_dead() noexcept;
@@ -185,6 +194,11 @@ class TemplateCache {
   std::vector<ExporterState> exporters_;
   std::vector<uint32_t> exporter_table_;  // open addressing: exporter index + 1, 0 empty
   uint32_t exporter_count_ = 0;
+  // False once a scan found no exporter to reclaim, until one may have become reclaimable (a
+  // template withdrawn, a held set released, an exporter added): a flood of new exporters at a
+  // full table costs one scan, not one a datagram.
+  bool may_reclaim_ = false;
+  uint64_t exporters_reclaimed_ = 0;
 
   struct Slot {
     uint64_t key = 0;

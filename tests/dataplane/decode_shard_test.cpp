@@ -102,5 +102,28 @@ TEST_F(ShardPool, BlocksItHoldsCountAsRoom) {
   EXPECT_EQ(shard_.counters().ring_full, 0u);
 }
 
+// A full template cache makes room for a new exporter in place of one holding nothing, and the
+// shard's published decode counters (what /metrics shows) count it.
+TEST(DecodeShardExporters, ANewExporterInAFullCacheIsReclaimedAndCounted) {
+  ShardConfig c;
+  c.listener_types = {decode::FlowType::kNetflow9};
+  DecodeShard shard(c);
+  decode::TemplateCacheLimits limits;
+  limits.max_exporters = 1;
+  shard.set_template_limits(limits);
+  const std::vector<uint8_t> payload = testing::v9::datagram(1).build();  // data only
+  UdpDatagram d;
+  d.src = decode::IpAddress::from_v4(0xc0000201);
+  d.payload = decode::Bytes(reinterpret_cast<const std::byte*>(payload.data()), payload.size());
+  for (const uint16_t port : {2055, 2056, 2055}) {  // the first comes back from a new port
+    d.src_port = port;
+    shard.decode(d, 0);
+  }
+  shard.housekeeping(1'000);
+  const decode::DecodeCounters counters = shard.decode_counters();
+  EXPECT_EQ(counters.exporters_reclaimed, 2u);
+  EXPECT_EQ(counters.error(decode::DecodeStatus::kExporterLimit), 0u);
+}
+
 }  // namespace
 }  // namespace flowgate::dataplane

@@ -177,8 +177,11 @@ std::vector<StatusCase> status_cases() {
   {
     TemplateCacheLimits l;
     l.max_exporters = 1;
+    // The first exporter holds a template, so the second one cannot take its place.
+    const std::vector<uint8_t> t =
+        FlowDatagram::netflow9(0, 1, 0).template_set(256, {{7, 2}}).build();
     const std::vector<uint8_t> d = FlowDatagram::netflow9(0, 1, 0).build();
-    cases.push_back({DecodeStatus::kExporterLimit, l, {d, d}, {1, 2}});
+    cases.push_back({DecodeStatus::kExporterLimit, l, {t, d}, {1, 2}});
   }
   {
     ByteWriter r;

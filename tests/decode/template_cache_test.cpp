@@ -57,11 +57,15 @@ TEST(TemplateCache, ExporterIndexIsStableAndKeyedByAddressPortAndProtocol) {
   EXPECT_EQ(c.exporter(p).key, key(1, 2056));
 }
 
-TEST(TemplateCache, FullExporterTableRefusesNewExportersOnly) {
+TEST(TemplateCache, FullExporterTableRefusesNewExportersWhileEachHoldsTemplates) {
   TemplateCacheLimits limits;
   limits.max_exporters = 3;
   TemplateCache c(limits);
-  for (uint8_t i = 0; i < 3; ++i) ASSERT_NE(c.exporter_index(key(i)), TemplateCache::kNoExporter);
+  for (uint8_t i = 0; i < 3; ++i) {
+    const uint32_t e = c.exporter_index(key(i));
+    ASSERT_NE(e, TemplateCache::kNoExporter);
+    ASSERT_EQ(c.store(e, 0, make_template(256, 1)), StoreResult::kAdded);
+  }
   EXPECT_EQ(c.exporter_index(key(99)), TemplateCache::kNoExporter);
   EXPECT_EQ(c.exporter_index(key(99)), TemplateCache::kNoExporter);
   EXPECT_EQ(c.exporter_count(), 3u);
@@ -78,7 +82,10 @@ TEST(TemplateCache, ManyExportersAreAllFound) {
   for (uint16_t i = 0; i < 1000; ++i) {
     ASSERT_EQ(c.exporter_index(key(static_cast<uint8_t>(i), i)), i);
   }
-  EXPECT_EQ(c.exporter_index(key(0, 1000)), TemplateCache::kNoExporter);
+  for (uint16_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ(c.find_exporter(key(static_cast<uint8_t>(i), i)), i);
+  }
+  EXPECT_EQ(c.find_exporter(key(0, 1000)), TemplateCache::kNoExporter);
 }
 
 TEST(TemplateCache, ZeroLimitsAreRaisedToOne) {
@@ -89,8 +96,8 @@ TEST(TemplateCache, ZeroLimitsAreRaisedToOne) {
   TemplateCache c(limits);
   const uint32_t e = c.exporter_index(key(1));
   ASSERT_NE(e, TemplateCache::kNoExporter);
-  EXPECT_EQ(c.exporter_index(key(2)), TemplateCache::kNoExporter);
   EXPECT_EQ(c.store(e, 0, make_template(256, 1)), StoreResult::kAdded);
+  EXPECT_EQ(c.exporter_index(key(2)), TemplateCache::kNoExporter);
   EXPECT_EQ(c.store(e, 0, make_template(257, 1)), StoreResult::kLimit);
 }
 
@@ -296,6 +303,43 @@ std::vector<std::vector<uint8_t>> release(TemplateCache& c, uint32_t exporter, u
 bool hold(TemplateCache& c, const SetContext& ctx, uint16_t id, const std::vector<uint8_t>& p,
           uint64_t& evicted) {
   return c.hold(ctx, id, p.data(), static_cast<uint32_t>(p.size()), evicted);
+}
+
+// A full exporter table does not refuse exporters for good: a new one takes the place of an
+// exporter that holds nothing (its templates withdrawn or expired, no data held for it), while
+// exporters with templates or held data keep theirs.
+TEST(TemplateCache, ANewExporterTakesThePlaceOfOneThatHoldsNothing) {
+  TemplateCacheLimits limits;
+  limits.max_exporters = 3;
+  TemplateCache c(limits);
+  for (uint8_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(c.exporter_index(key(i)), i);
+    ASSERT_EQ(c.store(i, 0, make_template(256, 1)), StoreResult::kAdded);
+  }
+  ASSERT_EQ(c.exporter_index(key(99)), TemplateCache::kNoExporter);
+  // Exporter 2's template goes, but a data set is held for it: it still holds something.
+  uint64_t evicted = 0;
+  ASSERT_TRUE(hold(c, context(2), 300, payload(1, 40), evicted));
+  ASSERT_TRUE(c.withdraw(2, 0, 256));
+  EXPECT_EQ(c.exporter_index(key(99)), TemplateCache::kNoExporter);
+  // Exporter 1's template goes too: it holds nothing, and the next new exporter takes index 1.
+  ASSERT_TRUE(c.withdraw(1, 0, 256));
+  EXPECT_EQ(c.exporter_index(key(99)), 1u);
+  EXPECT_EQ(c.exporters_reclaimed(), 1u);
+  EXPECT_EQ(c.exporter_count(), 3u);
+  EXPECT_EQ(c.exporter(1).key, key(99));
+  EXPECT_EQ(c.exporter(1).templates, 0u);
+  EXPECT_EQ(c.find_exporter(key(1)), TemplateCache::kNoExporter);
+  EXPECT_EQ(c.find_exporter(key(99)), 1u);
+  EXPECT_EQ(c.find_exporter(key(0)), 0u);
+  EXPECT_EQ(c.find_exporter(key(2)), 2u);
+  EXPECT_NE(c.find(0, 0, 256), nullptr) << "the others keep their templates";
+  ASSERT_EQ(c.store(1, 0, make_template(256, 2)), StoreResult::kAdded);
+  // Every exporter holds something again: the one that was displaced is refused.
+  EXPECT_EQ(c.exporter_index(key(1)), TemplateCache::kNoExporter);
+  EXPECT_EQ(release(c, 2, 0, 300).size(), 1u);  // its held set goes (its template arrived)
+  EXPECT_EQ(c.exporter_index(key(1)), 2u);
+  EXPECT_EQ(c.exporters_reclaimed(), 2u);
 }
 
 TEST(TemplateCache, HeldSetsAreReleasedOldestFirstWithTheirBytes) {

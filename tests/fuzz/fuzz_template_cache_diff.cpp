@@ -1,7 +1,8 @@
 // Differential libFuzzer target for decode::TemplateCache: the input is a sequence of
 // operations applied both to the cache and to a plain reference built from std::map and
 // std::deque that follows the rules template_cache.hpp documents:
-//  - exporters get indexes in arrival order until max_exporters, then kNoExporter;
+//  - exporters get indexes in arrival order until max_exporters; then a new one takes the
+//    index of the first exporter holding neither templates nor held sets, else kNoExporter;
 //  - store() adds, replaces (definition changed), refreshes (unchanged) or refuses at the
 //    per-exporter or global template bound; templates are never evicted;
 //  - held data sets form a FIFO in a byte ring of pending_bytes with at most max_pending_sets
@@ -98,9 +99,18 @@ class Reference {
     for (uint32_t i = 0; i < exporters_.size(); ++i) {
       if (exporters_[i] == key) return i;
     }
-    if (exporters_.size() == l_.max_exporters) return TemplateCache::kNoExporter;
-    exporters_.push_back(key);
-    return static_cast<uint32_t>(exporters_.size() - 1);
+    if (exporters_.size() < l_.max_exporters) {
+      exporters_.push_back(key);
+      return static_cast<uint32_t>(exporters_.size() - 1);
+    }
+    // Full: the first exporter holding neither templates nor held sets makes room.
+    for (uint32_t i = 0; i < exporters_.size(); ++i) {
+      if (templates_of(i) == 0 && held_sets_of(i) == 0) {
+        exporters_[i] = key;
+        return i;
+      }
+    }
+    return TemplateCache::kNoExporter;
   }
   uint32_t exporter_count() const { return static_cast<uint32_t>(exporters_.size()); }
 
