@@ -338,6 +338,10 @@ class TemplatePersistence {
     limits.max_exporters = c_.max_exporters;
     limits.max_templates = c_.max_templates;
     limits.max_templates_per_exporter = c_.max_templates_per_exporter;
+    limits.pending_bytes = c_.pending_bytes;
+    limits.pending_bytes_per_exporter = c_.pending_bytes_per_exporter;
+    limits.max_pending_sets = c_.max_pending_sets;
+    limits.pending_ttl_ns = c_.pending_timeout_ms * 1'000'000;
     for (dataplane::DecodeShard* s : shards_) {
       s->set_template_limits(limits);
       s->set_template_state(c_.template_timeout_ms, enabled() ? c_.template_state_interval_ms : 0);

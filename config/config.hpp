@@ -78,6 +78,12 @@ struct CollectorConfig {
   uint32_t max_exporters = 1024;
   uint32_t max_templates = 4096;
   uint32_t max_templates_per_exporter = 512;
+  // Per-worker caps on data sets held until their template arrives (decode::TemplateCacheLimits'
+  // defaults): the arena's bytes, one exporter's share of them, the sets, and how long one waits.
+  uint32_t pending_bytes = 1u << 20;
+  uint32_t pending_bytes_per_exporter = 64u << 10;
+  uint32_t max_pending_sets = 2048;
+  uint64_t pending_timeout_ms = 60'000;
   DpdkConfig dpdk;
   AfPacketConfig af_packet;
 };

@@ -443,7 +443,9 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   r.check_keys(*t, "collector",
                {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "receive_buffer_bytes",
                 "template_state", "template_state_interval", "template_timeout", "max_exporters",
-                "max_templates", "max_templates_per_exporter", "dpdk", "af_packet"});
+                "max_templates", "max_templates_per_exporter", "pending_bytes",
+                "pending_bytes_per_exporter", "max_pending_sets", "pending_timeout", "dpdk",
+                "af_packet"});
   std::string mode;
   r.read_string(*t, "collector", "mode", mode);
   if (mode == "socket") {
@@ -467,6 +469,19 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   r.read_uint(*t, "collector", "max_templates", 1, 262'144, c.collector.max_templates);
   r.read_uint(*t, "collector", "max_templates_per_exporter", 1, 65535,
               c.collector.max_templates_per_exporter);
+  r.read_uint(*t, "collector", "pending_bytes", 0, 1 << 30, c.collector.pending_bytes);
+  r.read_uint(*t, "collector", "pending_bytes_per_exporter", 0, 1 << 30,
+              c.collector.pending_bytes_per_exporter);
+  r.read_uint(*t, "collector", "max_pending_sets", 1, 1 << 20, c.collector.max_pending_sets);
+  r.read_duration(*t, "collector", "pending_timeout", 1000, c.collector.pending_timeout_ms);
+  if (const toml::node* n = t->get("pending_bytes_per_exporter");
+      n != nullptr && c.collector.pending_bytes_per_exporter > c.collector.pending_bytes) {
+    r.error(n->source(), "collector.pending_bytes_per_exporter",
+            std::to_string(c.collector.pending_bytes_per_exporter) +
+                " is more than pending_bytes (" + std::to_string(c.collector.pending_bytes) +
+                "), which holds every exporter's share; at most " +
+                std::to_string(c.collector.pending_bytes));
+  }
   r.read_string(*t, "collector", "bind_host", c.collector.bind_host);
   if (!valid_ip(c.collector.bind_host)) {
     r.error(t->get("bind_host")->source(), "collector.bind_host",

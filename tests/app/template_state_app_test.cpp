@@ -65,8 +65,10 @@ class TemplateStateApp : public ::testing::Test {
 
   fs::path dir() const { return dir_.path(); }
 
-  // Starts flowgate (two workers, no aggregation, a file output), waits until it listens.
-  void start(const std::string& run, const fs::path& state, uint16_t metrics_port = 0) {
+  // Starts flowgate (two workers, no aggregation, a file output, `collector` added to its
+  // [collector] table), waits until it listens.
+  void start(const std::string& run, const fs::path& state, uint16_t metrics_port = 0,
+             const std::string& collector = "") {
     std::ofstream(dir() / (run + ".conf"))
         << "[[inputs.netflow]]\n"
            "  [[inputs.netflow.listeners]]\n"
@@ -77,7 +79,7 @@ class TemplateStateApp : public ::testing::Test {
            "workers = 2\n"
         << "template_state = \"" << state.string() << "\"\n"
         << "template_state_interval = \"1s\"\n"
-           "[aggregation]\n"
+        << collector << "[aggregation]\n"
            "enabled = false\n"
            "[[outputs]]\n"
            "type = \"file\"\n"
@@ -272,6 +274,20 @@ TEST_F(TemplateStateApp, TheExporterCapIsConfigurable) {
   const std::string log = stop("cap");
   EXPECT_NE(log.find("exporter_limit=" + std::to_string(v9_templates_.size())), std::string::npos)
       << log;
+}
+
+// The held-data caps reach the workers' caches: with pending_bytes_per_exporter = 0 no data set
+// waits for its template (as it does by default, WithoutTheStateFileTheSameDataWaitsForTemplates);
+// each is counted as unknown_template instead.
+TEST_F(TemplateStateApp, TheHeldDataCapsAreConfigurable) {
+  start("nohold", dir() / "none.state", 0, "pending_bytes_per_exporter = 0\n");
+  ASSERT_TRUE(exporter_.send(v9_data_, port_));
+  ASSERT_TRUE(exporter_.send(ipfix_data_, port_));
+  pause_ms(300);
+  const std::string log = stop("nohold");
+  EXPECT_EQ(records("nohold"), 0u);
+  EXPECT_EQ(log.find("pending_buffered="), std::string::npos) << log;
+  EXPECT_NE(log.find("unknown_template="), std::string::npos) << log;
 }
 
 }  // namespace
