@@ -179,6 +179,20 @@ bool open_sinks(const config::Config& c, std::vector<std::unique_ptr<exporter::S
   return true;
 }
 
+// A worker's template cache caps from [collector] (the template timeout is set apart, as
+// housekeeping applies it).
+decode::TemplateCacheLimits template_cache_limits(const config::CollectorConfig& c) {
+  decode::TemplateCacheLimits limits;
+  limits.max_exporters = c.max_exporters;
+  limits.max_templates = c.max_templates;
+  limits.max_templates_per_exporter = c.max_templates_per_exporter;
+  limits.pending_bytes = c.pending_bytes;
+  limits.pending_bytes_per_exporter = c.pending_bytes_per_exporter;
+  limits.max_pending_sets = c.max_pending_sets;
+  limits.pending_ttl_ns = c.pending_timeout_ms * 1'000'000;
+  return limits;
+}
+
 std::string decode_summary(const decode::DecodeCounters& dc) {
   std::string s;
 #define FLOWGATE_X(m, h) \
@@ -245,7 +259,8 @@ int run_pcap(const Options& o, const config::Config& c) {
   PcapRun run{&pipeline};
   auto block = std::make_unique<decode::FlowBlock>();
   decode::FlowOutput out(block.get(), &pcap_block_full, &run);
-  auto templates = std::make_unique<decode::TemplateCache>();
+  // The caps a live worker's cache has, so that a replay shows what the collector would do.
+  auto templates = std::make_unique<decode::TemplateCache>(template_cache_limits(c.collector));
   decode::InterfaceCounterStore interface_counters;
   decode::ExporterStats exporter_stats;
   decode::DecodeCounters counters;
@@ -334,14 +349,7 @@ class TemplatePersistence {
   // interval, and loads the file. False (logged) when its directory does not take a file of ours.
   bool prepare(const std::vector<dataplane::DecodeShard*>& shards) {
     shards_ = shards;
-    decode::TemplateCacheLimits limits;
-    limits.max_exporters = c_.max_exporters;
-    limits.max_templates = c_.max_templates;
-    limits.max_templates_per_exporter = c_.max_templates_per_exporter;
-    limits.pending_bytes = c_.pending_bytes;
-    limits.pending_bytes_per_exporter = c_.pending_bytes_per_exporter;
-    limits.max_pending_sets = c_.max_pending_sets;
-    limits.pending_ttl_ns = c_.pending_timeout_ms * 1'000'000;
+    const decode::TemplateCacheLimits limits = template_cache_limits(c_);
     for (dataplane::DecodeShard* s : shards_) {
       s->set_template_limits(limits);
       s->set_template_state(c_.template_timeout_ms, enabled() ? c_.template_state_interval_ms : 0);

@@ -167,6 +167,24 @@ TEST_F(FlowgateCli, AttachesTagsAndTheHostTag) {
   EXPECT_EQ(o["device"]["namespace"].get_string().value(), "edge");
 }
 
+// A replay takes the [collector] template cache caps a live worker has: with max_exporters = 1
+// the capture's second template-based exporter finds the table held by the first (which holds
+// templates) and is refused, counted, while v5 needs no template and decodes as before.
+TEST_F(FlowgateCli, AReplayTakesTheCollectorsTemplateCaps) {
+  const fs::path conf = write("caps.conf", R"(
+[[inputs.netflow]]
+  [[inputs.netflow.listeners]]
+  flow_type = "auto"
+[collector]
+max_exporters = 1
+)");
+  const Result r = run("--pcap " + kSample + " -c " + conf.string() + " --no-aggregate");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("exporter_limit="), std::string::npos) << r.err;
+  const size_t records = lines(r.out).size();
+  EXPECT_EQ(records, 240u) << "v5 and one of v9 / IPFIX: 120 flows each";
+}
+
 TEST_F(FlowgateCli, CheckConfigReportsEveryProblem) {
   const fs::path bad = write("bad.conf", R"([[inputs.netflow]]
   [[inputs.netflow.listeners]]
