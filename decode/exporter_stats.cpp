@@ -5,6 +5,7 @@
 
 #include "decode/byte_order.hpp"
 #include "decode/hash.hpp"
+#include "decode/open_addressing.hpp"
 
 namespace flowgate::decode {
 namespace {
@@ -112,7 +113,7 @@ ExporterStats::ExporterStats(uint32_t capacity) {
 }
 
 ExporterRow* ExporterStats::upsert(const IpAddress& address, uint16_t port, FlowType type,
-                                   uint32_t domain) noexcept {
+                                   uint32_t domain, uint64_t now_ns) noexcept {
   const auto mask = static_cast<uint32_t>(table_.size() - 1);
   uint32_t i = static_cast<uint32_t>(hash_key(address, port, type, domain)) & mask;
   for (;; i = (i + 1) & mask) {
@@ -121,15 +122,49 @@ ExporterRow* ExporterStats::upsert(const IpAddress& address, uint16_t port, Flow
     ExporterRow& r = rows_[e - 1];
     if (r.domain == domain && r.port == port && r.type == type && r.address == address) return &r;
   }
-  if (size_ == rows_.size()) return nullptr;
-  ExporterRow& r = rows_[size_];
+  uint32_t index = size_;
+  if (size_ == rows_.size()) {
+    index = idle_row(now_ns);
+    if (index == rows_.size()) return nullptr;
+    // The idle stream's bucket goes, which may shift the empty one this key would take.
+    const ExporterRow& old = rows_[index];
+    for (uint32_t j = static_cast<uint32_t>(hash_key(old.address, old.port, old.type, old.domain));;
+         ++j) {
+      if (table_[j & mask] == index + 1) {
+        erase_bucket(table_, j & mask, [&](uint32_t e) {
+          const ExporterRow& r = rows_[e - 1];
+          return hash_key(r.address, r.port, r.type, r.domain);
+        });
+        break;
+      }
+    }
+    for (i = static_cast<uint32_t>(hash_key(address, port, type, domain)) & mask; table_[i] != 0;
+         i = (i + 1) & mask) {
+    }
+    ++reclaimed_;
+  } else {
+    ++size_;
+  }
+  ExporterRow& r = rows_[index];
   r = ExporterRow{};
   r.address = address;
   r.port = port;
   r.type = type;
   r.domain = domain;
-  table_[i] = ++size_;
+  table_[i] = index + 1;
   return &r;
+}
+
+uint32_t ExporterStats::idle_row(uint64_t now_ns) noexcept {
+  const auto none = static_cast<uint32_t>(rows_.size());
+  if (now_ns < next_idle_scan_ns_ || size_ == 0) return none;
+  uint32_t oldest = 0;
+  for (uint32_t i = 1; i < size_; ++i) {
+    if (rows_[i].last_seen_ns < rows_[oldest].last_seen_ns) oldest = i;
+  }
+  if (rows_[oldest].last_seen_ns + kIdleNs <= now_ns) return oldest;
+  next_idle_scan_ns_ = rows_[oldest].last_seen_ns + kIdleNs;
+  return none;
 }
 
 const ExporterRow* ExporterStats::find(const IpAddress& address, uint16_t port, FlowType type,
@@ -158,7 +193,7 @@ void ExporterStats::on_datagram(FlowType type, Bytes datagram, const DatagramMet
   l.records += records;
   l.decode_errors += failed ? 1 : 0;
 
-  ExporterRow* r = upsert(h.address, meta.exporter_port, type, h.domain);
+  ExporterRow* r = upsert(h.address, meta.exporter_port, type, h.domain, meta.receive_ns);
   if (r == nullptr) {
     ++overflow_;
     r = &other_;

@@ -89,11 +89,14 @@ struct DecodeMark {
 
 // Per-shard table of export streams, written by one worker with no locks (like the
 // TemplateCache) and copied out by it in housekeeping. Sized at construction: a datagram
-// never allocates. Streams past the capacity are summed into one "other" row (no sequence
-// tracking) and counted in overflow().
+// never allocates. A new stream at a full table takes the row of the stream heard from least
+// recently if that was kIdleNs or more ago (by the datagrams' receive times: an exporter that
+// went away, or came back from another source port), counted in reclaimed(); otherwise it is
+// summed into one "other" row (no sequence tracking) and counted in overflow().
 class ExporterStats {
  public:
   static constexpr uint32_t kMaxListeners = 256;
+  static constexpr uint64_t kIdleNs = 3600ull * 1'000'000'000;
 
   explicit ExporterStats(uint32_t capacity = 1024);
 
@@ -106,6 +109,7 @@ class ExporterStats {
   uint32_t size() const noexcept { return size_; }
   uint32_t capacity() const noexcept { return static_cast<uint32_t>(rows_.size()); }
   uint64_t overflow() const noexcept { return overflow_; }
+  uint64_t reclaimed() const noexcept { return reclaimed_; }
   const ExporterRow& other() const noexcept { return other_; }
   const ExporterRow* find(const IpAddress& address, uint16_t port, FlowType type,
                           uint32_t domain) const noexcept;
@@ -126,13 +130,18 @@ class ExporterStats {
   }
 
  private:
-  ExporterRow* upsert(const IpAddress& address, uint16_t port, FlowType type,
-                      uint32_t domain) noexcept;
+  ExporterRow* upsert(const IpAddress& address, uint16_t port, FlowType type, uint32_t domain,
+                      uint64_t now_ns) noexcept;
+  // The row of the stream heard from least recently, if kIdleNs or more before now_ns; else
+  // rows_.size(), and no scan again before one could be.
+  uint32_t idle_row(uint64_t now_ns) noexcept;
 
   std::vector<ExporterRow> rows_;  // dense: [0, size_) live
   std::vector<uint32_t> table_;    // open addressing: row index + 1, 0 empty
   uint32_t size_ = 0;
   uint64_t overflow_ = 0;  // datagrams that went to the "other" row
+  uint64_t reclaimed_ = 0;  // rows a new stream took from an idle one
+  uint64_t next_idle_scan_ns_ = 0;
   ExporterRow other_;
   std::vector<ListenerRow> listeners_;
 };

@@ -16,6 +16,7 @@ void ShardSnapshot::take(ExporterStats& stats, TemplateCache& templates,
   });
   other = stats.other();
   exporter_overflow = stats.overflow();
+  exporter_reclaimed = stats.reclaimed();
   listeners = stats.listeners();
   templates_known = templates.template_count();
   pending_sets = templates.pending_live();

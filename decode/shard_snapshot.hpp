@@ -15,6 +15,7 @@ struct ShardSnapshot {
   std::vector<ExporterRow> exporters;  // templates filled from the TemplateCache
   ExporterRow other;                   // streams past the table's capacity, summed
   uint64_t exporter_overflow = 0;
+  uint64_t exporter_reclaimed = 0;  // stream rows a new stream took from an idle one
   std::vector<ListenerRow> listeners;  // by listener index
   uint32_t templates_known = 0;        // compiled templates held
   uint32_t pending_sets = 0;           // data sets held for a template

@@ -1,6 +1,7 @@
 #include "decode/template_cache.hpp"
 
 #include "decode/hash.hpp"
+#include "decode/open_addressing.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -15,26 +16,6 @@ uint64_t hash_exporter(const ExporterKey& k) noexcept {
 
 uint32_t table_size(uint32_t entries) noexcept {
   return std::bit_ceil(std::max<uint32_t>(entries, 8) * 2);
-}
-
-// Empties `bucket` of an open-addressing table of entry indexes + 1 (0 empty) by backward-shift
-// deletion, which keeps linear probing correct without tombstones; home(entry) is the bucket
-// the entry's probe starts from.
-template <typename Home>
-void erase_bucket(std::vector<uint32_t>& table, uint32_t bucket, Home home) noexcept {
-  const uint32_t mask = static_cast<uint32_t>(table.size()) - 1;
-  uint32_t i = bucket;
-  table[i] = 0;
-  for (uint32_t j = (i + 1) & mask; table[j] != 0; j = (j + 1) & mask) {
-    const uint32_t h = home(table[j]) & mask;
-    // Move the entry at j back to i unless its home lies cyclically in (i, j].
-    const bool stays = (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
-    if (!stays) {
-      table[i] = table[j];
-      table[j] = 0;
-      i = j;
-    }
-  }
 }
 
 }  // namespace

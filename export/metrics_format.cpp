@@ -234,10 +234,12 @@ std::string format_metrics(const MetricsSnapshot& s) {
     sample_double(out, "exporter_last_seen_timestamp_seconds", labels[i],
                   static_cast<double>(streams[i].sum.last_seen_ns) / 1e9, true);
   }
-  uint64_t tracked = 0, overflow = 0, templates = 0, pending = 0, interfaces = 0, refused = 0;
+  uint64_t tracked = 0, overflow = 0, reclaimed = 0, templates = 0, pending = 0, interfaces = 0,
+           refused = 0;
   for (const decode::ShardSnapshot& sh : s.shards) {
     tracked += sh.exporters.size();
     overflow += sh.exporter_overflow;
+    reclaimed += sh.exporter_reclaimed;
     templates += sh.templates_known;
     pending += sh.pending_sets;
     interfaces += sh.interfaces.size();
@@ -248,6 +250,9 @@ std::string format_metrics(const MetricsSnapshot& s) {
   header(out, "exporter_table_overflow_total", "counter",
          "datagrams of streams past the per-worker table's capacity (counted under other)");
   sample(out, "exporter_table_overflow_total", "", overflow);
+  header(out, "exporter_streams_reclaimed_total", "counter",
+         "new streams that took the per-worker table's row of a stream idle for an hour");
+  sample(out, "exporter_streams_reclaimed_total", "", reclaimed);
   header(out, "templates_known", "gauge", "compiled v9/IPFIX templates held, all workers");
   sample(out, "templates_known", "", templates);
   header(out, "templates_pending_sets", "gauge", "data sets held, waiting for their template");

@@ -223,6 +223,43 @@ TEST_F(Streams, OverflowGoesToTheOtherRow) {
   EXPECT_EQ(small.other().records, 3u);
 }
 
+// A full table does not keep a stream that went away for good: a new stream takes the row of
+// the one heard from least recently once that was an hour ago (by receive times), and before
+// that is summed into "other".
+TEST_F(Streams, ANewStreamTakesTheRowOfOneIdleForAnHour) {
+  ExporterStats small(2);
+  const auto at = [&](uint8_t engine, uint64_t ns) {
+    h_.meta.receive_ns = ns;
+    const auto d = v5(0, 1, engine);
+    decode::decode_datagram(std::as_bytes(std::span(d)), h_.meta, h_.templates, h_.out.output(),
+                            h_.counters, nullptr, &small);
+  };
+  const auto held = [&](uint8_t engine) {
+    return small.find(h_.meta.exporter, h_.meta.exporter_port, FlowType::kNetflow5,
+                      engine) != nullptr;
+  };
+  constexpr uint64_t kMinute = 60ull * 1'000'000'000;
+  at(0, 1 * kMinute);
+  at(1, 2 * kMinute);
+  at(1, 30 * kMinute);  // stream 1 stays busy
+  at(2, 60 * kMinute);  // stream 0 has been quiet for 59 minutes: not yet
+  EXPECT_EQ(small.overflow(), 1u);
+  EXPECT_EQ(small.reclaimed(), 0u);
+  EXPECT_FALSE(held(2));
+  at(2, 61 * kMinute);  // an hour since stream 0: its row goes to stream 2
+  EXPECT_EQ(small.reclaimed(), 1u);
+  EXPECT_EQ(small.overflow(), 1u);
+  EXPECT_EQ(small.size(), 2u);
+  EXPECT_FALSE(held(0));
+  EXPECT_TRUE(held(1));
+  ASSERT_TRUE(held(2));
+  EXPECT_EQ(small.find(h_.meta.exporter, h_.meta.exporter_port, FlowType::kNetflow5, 2)->datagrams,
+            1u) << "a fresh row: what stream 0 counted is not carried over";
+  at(3, 62 * kMinute);  // stream 1 was last heard at 30 minutes: not idle yet
+  EXPECT_EQ(small.overflow(), 2u);
+  EXPECT_EQ(small.reclaimed(), 1u);
+}
+
 TEST_F(Streams, DecodeErrorsAreCountedAndDoNotAdvanceTheSequence) {
   feed(v5(0, 2));
   const auto full = v5(2, 2);

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace flowgate::decode {
+
+// Empties `bucket` of an open-addressing (linear probing) table of entry indexes + 1 (0 empty)
+// by backward-shift deletion, which keeps every probe run whole without tombstones; home(entry)
+// is the hash its probe starts from (masked here to the table's power-of-two size).
+template <typename Home>
+void erase_bucket(std::vector<uint32_t>& table, uint32_t bucket, Home home) noexcept {
+  const auto mask = static_cast<uint32_t>(table.size() - 1);
+  uint32_t i = bucket;
+  table[i] = 0;
+  for (uint32_t j = (i + 1) & mask; table[j] != 0; j = (j + 1) & mask) {
+    const uint32_t h = static_cast<uint32_t>(home(table[j])) & mask;
+    // Move the entry at j back to i unless its home lies cyclically in (i, j].
+    const bool stays = (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
+    if (!stays) {
+      table[i] = table[j];
+      table[j] = 0;
+      i = j;
+    }
+  }
+}
+
+}  // namespace flowgate::decode
