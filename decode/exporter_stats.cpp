@@ -127,17 +127,10 @@ ExporterRow* ExporterStats::upsert(const IpAddress& address, uint16_t port, Flow
     index = idle_row(now_ns);
     if (index == rows_.size()) return nullptr;
     // The idle stream's bucket goes, which may shift the empty one this key would take.
-    const ExporterRow& old = rows_[index];
-    for (uint32_t j = static_cast<uint32_t>(hash_key(old.address, old.port, old.type, old.domain));;
-         ++j) {
-      if (table_[j & mask] == index + 1) {
-        erase_bucket(table_, j & mask, [&](uint32_t e) {
-          const ExporterRow& r = rows_[e - 1];
-          return hash_key(r.address, r.port, r.type, r.domain);
-        });
-        break;
-      }
-    }
+    erase_entry(table_, index + 1, [&](uint32_t e) {
+      const ExporterRow& r = rows_[e - 1];
+      return hash_key(r.address, r.port, r.type, r.domain);
+    });
     for (i = static_cast<uint32_t>(hash_key(address, port, type, domain)) & mask; table_[i] != 0;
          i = (i + 1) & mask) {
     }

@@ -25,4 +25,16 @@ void erase_bucket(std::vector<uint32_t>& table, uint32_t bucket, Home home) noex
   }
 }
 
+// Empties the bucket holding `entry` (an entry index + 1) by erase_bucket.
+template <typename Home>
+void erase_entry(std::vector<uint32_t>& table, uint32_t entry, Home home) noexcept {
+  const auto mask = static_cast<uint32_t>(table.size() - 1);
+  for (uint32_t j = static_cast<uint32_t>(home(entry)) & mask;; j = (j + 1) & mask) {
+    if (table[j] == entry) {
+      erase_bucket(table, j, home);
+      return;
+    }
+  }
+}
+
 }  // namespace flowgate::decode

@@ -86,13 +86,8 @@ uint32_t TemplateCache::exporter_index(const ExporterKey& key) noexcept {
         idx = reclaimable_exporter();
         if (idx == kNoExporter) return kNoExporter;
         // Its bucket goes, which may shift the empty one this key would take.
-        const ExporterKey& old = exporters_[idx].key;
-        for (uint32_t j = static_cast<uint32_t>(hash_exporter(old)) & mask;; j = (j + 1) & mask) {
-          if (exporter_table_[j] == idx + 1) {
-            erase_exporter_bucket(j);
-            break;
-          }
-        }
+        erase_entry(exporter_table_, idx + 1,
+                    [&](uint32_t x) { return hash_exporter(exporters_[x - 1].key); });
         for (i = static_cast<uint32_t>(hash_exporter(key)) & mask; exporter_table_[i] != 0;
              i = (i + 1) & mask) {
         }
@@ -124,12 +119,6 @@ uint32_t TemplateCache::reclaimable_exporter() noexcept {
   }
   may_reclaim_ = false;
   return kNoExporter;
-}
-
-void TemplateCache::erase_exporter_bucket(uint32_t bucket) noexcept {
-  erase_bucket(exporter_table_, bucket, [&](uint32_t e) {
-    return static_cast<uint32_t>(hash_exporter(exporters_[e - 1].key));
-  });
 }
 
 uint32_t* TemplateCache::template_bucket(uint64_t key) noexcept {

@@ -183,7 +183,6 @@ class TemplateCache {
   uint32_t* template_bucket(uint64_t key) noexcept;  // the bucket holding key, or nullptr
   // The index of the first exporter holding no templates and no held sets, or kNoExporter.
   uint32_t reclaimable_exporter() noexcept;
-  void erase_exporter_bucket(uint32_t bucket) noexcept;
   void erase_template_bucket(uint32_t bucket) noexcept;
   void release(PendingSet& p) noexcept;
   void pop_dead() noexcept;
