@@ -156,7 +156,6 @@ void DecodeShard::set_template_limits(const decode::TemplateCacheLimits& limits)
   decode::TemplateCacheLimits l = limits;
   l.template_ttl_ns = templates_->limits().template_ttl_ns;
   templates_ = std::make_unique<decode::TemplateCache>(l);
-  reclaimed_seen_ = 0;
 }
 
 void DecodeShard::load_template_state(std::span<const uint8_t> body, uint64_t now_ns,
@@ -229,9 +228,6 @@ void DecodeShard::finish() noexcept {
 }
 
 void DecodeShard::publish() noexcept {
-  // The cache counts the exporters it reclaimed on the decode path; the counters take the news.
-  decode_.exporters_reclaimed += templates_->exporters_reclaimed() - reclaimed_seen_;
-  reclaimed_seen_ = templates_->exporters_reclaimed();
   store(decode_, published_decode_);
   store(counters_, published_worker_);
   store(packets_, published_packets_);

@@ -149,7 +149,6 @@ class DecodeShard {
   uint64_t state_interval_ms_ = 0;
   uint64_t next_state_ms_ = 0;
   uint64_t next_expiry_ms_ = 0;
-  uint64_t reclaimed_seen_ = 0;  // templates_->exporters_reclaimed() at the last publish()
   std::vector<uint8_t> state_scratch_;
   mutable std::mutex state_mutex_;  // taken by the owner per copy and by the reader, never per packet
   std::vector<uint8_t> state_;

@@ -101,7 +101,8 @@ DecodeStatus decode_ipfix(Bytes datagram, const DatagramMeta& meta, TemplateCach
   ctx.sequence = load_be32(d + 8);
   ctx.domain = load_be32(d + 12);
   ctx.exporter =
-      templates.exporter_index(ExporterKey{meta.exporter, meta.exporter_port, FlowType::kIpfix});
+      templates.exporter_index(ExporterKey{meta.exporter, meta.exporter_port, FlowType::kIpfix},
+                               &counters.exporters_reclaimed);
   if (ctx.exporter == TemplateCache::kNoExporter) {
     return counters.count(DecodeStatus::kExporterLimit);
   }

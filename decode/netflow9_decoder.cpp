@@ -97,8 +97,9 @@ DecodeStatus decode_netflow9(Bytes datagram, const DatagramMeta& meta, TemplateC
   ctx.export_secs = load_be32(d + 8);
   ctx.sequence = load_be32(d + 12);
   ctx.domain = load_be32(d + 16);
-  ctx.exporter = templates.exporter_index(ExporterKey{meta.exporter, meta.exporter_port,
-                                                      FlowType::kNetflow9});
+  ctx.exporter = templates.exporter_index(
+      ExporterKey{meta.exporter, meta.exporter_port, FlowType::kNetflow9},
+      &counters.exporters_reclaimed);
   if (ctx.exporter == TemplateCache::kNoExporter) {
     return counters.count(DecodeStatus::kExporterLimit);
   }

@@ -74,7 +74,7 @@ TemplateCache::TemplateCache(const TemplateCacheLimits& limits) : limits_(limits
   pending_.resize(limits_.max_pending_sets);
 }
 
-uint32_t TemplateCache::exporter_index(const ExporterKey& key) noexcept {
+uint32_t TemplateCache::exporter_index(const ExporterKey& key, uint64_t* reclaimed) noexcept {
   const uint32_t mask = static_cast<uint32_t>(exporter_table_.size()) - 1;
   for (uint32_t i = static_cast<uint32_t>(hash_exporter(key)) & mask;; i = (i + 1) & mask) {
     const uint32_t e = exporter_table_[i];
@@ -91,7 +91,7 @@ uint32_t TemplateCache::exporter_index(const ExporterKey& key) noexcept {
         for (i = static_cast<uint32_t>(hash_exporter(key)) & mask; exporter_table_[i] != 0;
              i = (i + 1) & mask) {
         }
-        ++exporters_reclaimed_;
+        if (reclaimed != nullptr) ++*reclaimed;
       }
       exporters_[idx] = ExporterState{};
       exporters_[idx].key = key;

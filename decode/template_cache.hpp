@@ -105,12 +105,11 @@ class TemplateCache {
 
   // Finds or adds the exporter. When the table is full, a new exporter takes the place (and
   // index) of the first exporter holding neither templates nor held data sets (its templates
-  // expired or were withdrawn: nothing refers to its index); kNoExporter when none does.
-  uint32_t exporter_index(const ExporterKey& key) noexcept;
+  // expired or were withdrawn: nothing refers to its index), adding one to `*reclaimed` when
+  // given (a decoder's DecodeCounters::exporters_reclaimed); kNoExporter when none does.
+  uint32_t exporter_index(const ExporterKey& key, uint64_t* reclaimed = nullptr) noexcept;
   // Finds the exporter without adding it; kNoExporter when it is not held.
   uint32_t find_exporter(const ExporterKey& key) const noexcept;
-  // New exporters that took the place of one holding nothing.
-  uint64_t exporters_reclaimed() const noexcept { return exporters_reclaimed_; }
   ExporterState& exporter(uint32_t index) noexcept { return exporters_[index]; }
   const ExporterState& exporter(uint32_t index) const noexcept { return exporters_[index]; }
   uint32_t exporter_count() const noexcept { return exporter_count_; }
@@ -197,7 +196,6 @@ class TemplateCache {
   // template withdrawn, a held set released, an exporter added): a flood of new exporters at a
   // full table costs one scan, not one a datagram.
   bool may_reclaim_ = false;
-  uint64_t exporters_reclaimed_ = 0;
 
   struct Slot {
     uint64_t key = 0;

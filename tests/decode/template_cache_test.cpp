@@ -324,8 +324,9 @@ TEST(TemplateCache, ANewExporterTakesThePlaceOfOneThatHoldsNothing) {
   EXPECT_EQ(c.exporter_index(key(99)), TemplateCache::kNoExporter);
   // Exporter 1's template goes too: it holds nothing, and the next new exporter takes index 1.
   ASSERT_TRUE(c.withdraw(1, 0, 256));
-  EXPECT_EQ(c.exporter_index(key(99)), 1u);
-  EXPECT_EQ(c.exporters_reclaimed(), 1u);
+  uint64_t reclaimed = 0;
+  EXPECT_EQ(c.exporter_index(key(99), &reclaimed), 1u);
+  EXPECT_EQ(reclaimed, 1u);
   EXPECT_EQ(c.exporter_count(), 3u);
   EXPECT_EQ(c.exporter(1).key, key(99));
   EXPECT_EQ(c.exporter(1).templates, 0u);
@@ -336,10 +337,10 @@ TEST(TemplateCache, ANewExporterTakesThePlaceOfOneThatHoldsNothing) {
   EXPECT_NE(c.find(0, 0, 256), nullptr) << "the others keep their templates";
   ASSERT_EQ(c.store(1, 0, make_template(256, 2)), StoreResult::kAdded);
   // Every exporter holds something again: the one that was displaced is refused.
-  EXPECT_EQ(c.exporter_index(key(1)), TemplateCache::kNoExporter);
+  EXPECT_EQ(c.exporter_index(key(1), &reclaimed), TemplateCache::kNoExporter);
   EXPECT_EQ(release(c, 2, 0, 300).size(), 1u);  // its held set goes (its template arrived)
-  EXPECT_EQ(c.exporter_index(key(1)), 2u);
-  EXPECT_EQ(c.exporters_reclaimed(), 2u);
+  EXPECT_EQ(c.exporter_index(key(1), &reclaimed), 2u);
+  EXPECT_EQ(reclaimed, 2u);
 }
 
 TEST(TemplateCache, HeldSetsAreReleasedOldestFirstWithTheirBytes) {
