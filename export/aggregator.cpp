@@ -135,7 +135,8 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
   if (next_rotation_ms_ == 0) next_rotation_ms_ = now_ms + config_.rollup_refresh_ms;
   // The tables are far larger than the caches, so the block is walked as a software pipeline
   // whose stages run a few rows apart and overlap their misses instead of taking them in turn:
-  //   1. (row r + 2 * kAhead) roll-up fingerprints; their tracker slots prefetched
+  //   1. (row r + 2 * kAhead) roll-up fingerprints; the pair's roll-up slot prefetched
+  //   1b (row r + 3 * kAhead / 2) a spilled pair's roll-up key slots prefetched
   //   2. (row r + kAhead)     roll-up decision, aggregation key and hash; index bucket prefetched
   //   3. (row r + kAhead / 2) bucket probed; the record it points at prefetched
   //   4. (row r)              merged into that record, or a new record inserted
@@ -154,11 +155,16 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
     hashes_[a] = make_key(b, a, keys_[a]);
     prefetch(&index_[hashes_[a] & mask]);
   };
+  const auto stage1b = [&](uint32_t a) {
+    if (rollup) rollup_.prefetch_keys(fingerprints_[a]);
+  };
   for (uint32_t a = 0; a < std::min(n, 2 * kAhead); ++a) stage1(a);
+  for (uint32_t a = 0; a < std::min(n, 3 * kAhead / 2); ++a) stage1b(a);
   for (uint32_t a = 0; a < std::min(n, kAhead); ++a) stage2(a);
 
   for (uint32_t r = 0; r < n; ++r) {
     if (r + 2 * kAhead < n) stage1(r + 2 * kAhead);
+    if (r + 3 * kAhead / 2 < n) stage1b(r + 3 * kAhead / 2);
     if (r + kAhead < n) stage2(r + kAhead);
     if (r + kAhead / 2 < n) prefetch_match(hashes_[r + kAhead / 2]);
 

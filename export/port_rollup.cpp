@@ -11,35 +11,85 @@
 namespace flowgate::exporter {
 
 namespace {
-uint64_t slot_count(uint32_t capacity) noexcept {
-  return std::bit_ceil(uint64_t{std::max<uint32_t>(capacity, 16)} * 2);
+
+uint64_t slot_count(uint32_t capacity) noexcept { return std::bit_ceil(uint64_t{capacity} * 2); }
+uint32_t pair_capacity(uint32_t capacity) noexcept { return std::max<uint32_t>(capacity / 2, 8); }
+
+// The slot holding `key`, or the empty slot where it would go (linear probing).
+template <typename Slot>
+Slot& probe(HugePageArray<Slot>& table, uint64_t key) noexcept {
+  const size_t mask = table.size() - 1;
+  size_t i = key & mask;
+  while (table[i].key != 0 && table[i].key != key) i = (i + 1) & mask;
+  return table[i];
 }
+
+// Ages every slot of `table` by `age` (which returns false for a slot to remove), then puts
+// each remaining one back where a probe from its home finds it. Walking from an empty slot (at
+// most half the slots are used) keeps every probe run whole: a slot moves only to a place at or
+// before its own.
+template <typename Slot, typename Age>
+void rotate_table(HugePageArray<Slot>& table, uint32_t& used, Age age) noexcept {
+  const size_t n = table.size();
+  const size_t mask = n - 1;
+  size_t start = 0;
+  while (table[start].key != 0) ++start;
+  for (size_t step = 1; step <= n; ++step) {
+    Slot& s = table[(start + step) & mask];
+    if (s.key == 0) continue;
+    if (!age(s)) {
+      s = Slot{};
+      --used;
+      continue;
+    }
+    const Slot moving = s;
+    s.key = 0;
+    Slot& to = probe(table, moving.key);
+    to = moving;
+    if (&to != &s) s = Slot{};
+  }
+}
+
 }  // namespace
 
 PortRollup::PortRollup(uint32_t threshold, uint32_t capacity)
-    : threshold_(std::min(threshold, kMaxThreshold)), capacity_(std::max<uint32_t>(capacity, 16)) {
-  if (threshold_ == 0) return;  // off: no table
-  slots_ = HugePageArray<KeySlot>(slot_count(capacity_));
+    : threshold_(std::min(threshold, kMaxThreshold)),
+      capacity_(std::max<uint32_t>(capacity, 16)),
+      pair_capacity_(pair_capacity(capacity_)) {
+  if (threshold_ == 0) return;  // off: no tables
+  pairs_ = HugePageArray<PairSlot>(slot_count(pair_capacity_));
+  keys_ = HugePageArray<KeySlot>(slot_count(capacity_));
 }
 
 uint64_t PortRollup::table_bytes(uint32_t threshold, uint32_t capacity) noexcept {
-  return threshold == 0 ? 0 : HugePageArray<KeySlot>::bytes_for(slot_count(capacity));
+  if (threshold == 0) return 0;
+  capacity = std::max<uint32_t>(capacity, 16);
+  return HugePageArray<PairSlot>::bytes_for(slot_count(pair_capacity(capacity))) +
+         HugePageArray<KeySlot>::bytes_for(slot_count(capacity));
 }
 
-PortRollup::KeySlot& PortRollup::probe(uint64_t key) noexcept {
-  const size_t mask = slots_.size() - 1;
-  size_t i = key & mask;
-  while (slots_[i].key != 0 && slots_[i].key != key) i = (i + 1) & mask;
-  return slots_[i];
+void PortRollup::prefetch_keys(const Fingerprints& f) const noexcept {
+  if (threshold_ == 0) return;
+  const size_t mask = pairs_.size() - 1;
+  const uint64_t key = pair_key(f);
+  for (size_t i = key & mask; pairs_[i].key != 0; i = (i + 1) & mask) {
+    if (pairs_[i].key != key) continue;
+    if (pairs_[i].state & kSpilled) {
+      const size_t keys_mask = keys_.size() - 1;
+      exporter::prefetch(&keys_[src_key(f.pair, f.src_port) & keys_mask]);
+      exporter::prefetch(&keys_[dst_key(f.pair, f.dst_port) & keys_mask]);
+    }
+    return;
+  }
 }
 
 bool PortRollup::claim(KeySlot& slot, uint64_t key) noexcept {
-  if (used_ >= capacity_) {
+  if (keys_used_ >= capacity_) {
     ++untracked_;
     return false;
   }
   slot.key = key;
-  ++used_;
+  ++keys_used_;
   return true;
 }
 
@@ -71,59 +121,118 @@ void PortRollup::insert(KeySlot& slot, const bool (&open)[2], uint16_t peer) con
   }
 }
 
-EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
-  if (threshold_ == 0) return EphemeralPort::kNone;
-  KeySlot* src = &probe(f.src_key);
-  KeySlot* dst = &probe(f.dst_key);
+EphemeralPort PortRollup::track(uint64_t pair, uint16_t src_port, uint16_t dst_port,
+                                uint32_t generations) noexcept {
+  const uint64_t sk = src_key(pair, src_port);
+  const uint64_t dk = dst_key(pair, dst_port);
+  KeySlot* src = &probe(keys_, sk);
+  KeySlot* dst = &probe(keys_, dk);
   // The reference stops adding to a generation once either side has reached the threshold.
   bool open[2];
   for (uint32_t g = 0; g < 2; ++g) {
-    open[g] = src->count[g] < threshold_ && dst->count[g] < threshold_;
+    open[g] = (generations >> g & 1) != 0 && src->count[g] < threshold_ &&
+              dst->count[g] < threshold_;
   }
   if (open[0] || open[1]) {
-    if (src->key == 0 && claim(*src, f.src_key)) {
+    if (src->key == 0 && claim(*src, sk)) {
       // Claiming the source's slot may have taken the empty slot the destination probe found.
-      if (dst->key != f.dst_key) dst = &probe(f.dst_key);
+      if (dst->key != dk) dst = &probe(keys_, dk);
     }
-    if (dst->key == 0) claim(*dst, f.dst_key);
-    if (src->key == f.src_key) insert(*src, open, f.dst_port);
-    if (dst->key == f.dst_key) insert(*dst, open, f.src_port);
+    if (dst->key == 0) claim(*dst, dk);
+    if (src->key == sk) insert(*src, open, dst_port);
+    if (dst->key == dk) insert(*dst, open, src_port);
   }
-  const uint32_t src_to_dst = src->key == f.src_key ? src->count[current_] : 0;
-  const uint32_t dst_to_src = dst->key == f.dst_key ? dst->count[current_] : 0;
+  const uint32_t src_to_dst = src->key == sk ? src->count[current_] : 0;
+  const uint32_t dst_to_src = dst->key == dk ? dst->count[current_] : 0;
   if (src_to_dst < threshold_ && dst_to_src < threshold_) return EphemeralPort::kNone;
   return src_to_dst >= dst_to_src ? EphemeralPort::kDestination : EphemeralPort::kSource;
 }
 
+void PortRollup::spill(PairSlot& slot, uint64_t pair) noexcept {
+  // None of the pair's keys can have reached the threshold yet (each has fewer peers than the
+  // pair has tuples), so the order and the reference's stop rule do not matter here.
+  const uint32_t newer = current_ ^ 1;
+  for (uint32_t i = 0; i < slot.count; ++i) {
+    const uint32_t generations = (1u << current_) | ((slot.newer >> i & 1u) << newer);
+    track(pair, static_cast<uint16_t>(slot.tuples[i] >> 16),
+          static_cast<uint16_t>(slot.tuples[i] & 0xffff), generations);
+  }
+  slot.count = 0;
+  slot.newer = 0;
+  slot.state = kSpilled;
+}
+
+EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
+  if (threshold_ == 0) return EphemeralPort::kNone;
+  const uint64_t key = pair_key(f);
+  PairSlot& pair = probe(pairs_, key);
+  if (pair.key == 0) {
+    if (pairs_used_ >= pair_capacity_) {
+      ++untracked_;
+      return EphemeralPort::kNone;
+    }
+    pair.key = key;
+    ++pairs_used_;
+  }
+  if ((pair.state & kSpilled) == 0) {
+    const uint32_t tuple = uint32_t{f.src_port} << 16 | f.dst_port;
+    uint32_t held = 0;  // bit i: tuples[i] is this flow's
+#if defined(__SSE2__)
+    // The ten tuples compared at once; the third load's last two lanes (newer, count, state)
+    // and the lanes past `count` are masked off.
+    static_assert(offsetof(PairSlot, tuples) + 48 <= sizeof(PairSlot),
+                  "the third 16-byte load stays inside the slot");
+    const __m128i want = _mm_set1_epi32(static_cast<int>(tuple));
+    const auto* t = reinterpret_cast<const unsigned char*>(pair.tuples);
+    const auto equal = [&](int at) {
+      return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + at)), want))));
+    };
+    held = (equal(0) | equal(16) << 4 | equal(32) << 8) & ((1u << pair.count) - 1);
+#else
+    for (uint32_t i = 0; i < pair.count; ++i) held |= uint32_t{pair.tuples[i] == tuple} << i;
+#endif
+    if (held != 0) {
+      pair.newer |= static_cast<uint16_t>(held);
+      return EphemeralPort::kNone;
+    }
+    // Fewer tuples than the threshold: no key of the pair can have reached it.
+    if (pair.count + 1u < threshold_) {
+      pair.tuples[pair.count] = tuple;
+      pair.newer |= static_cast<uint16_t>(1u << pair.count);
+      ++pair.count;
+      return EphemeralPort::kNone;
+    }
+    spill(pair, f.pair);
+  }
+  pair.state |= kSeenNewer;
+  return track(f.pair, f.src_port, f.dst_port, 3);
+}
+
 void PortRollup::rotate() noexcept {
   if (threshold_ == 0) return;
-  // The current generation is forgotten; the newer one becomes current; the forgotten one's
-  // sets start again empty as the newer generation.
+  // The current generation is forgotten; the newer one becomes current and starts again empty.
   const uint32_t gone = current_;
   current_ ^= 1;
-  const size_t n = slots_.size();
-  const size_t mask = n - 1;
-  // Drop every key the surviving generation has not seen, then put each remaining key back
-  // where a probe from its home finds it. Walking from an empty slot (at most half the slots
-  // are used) keeps every probe run whole: a key moves only to a slot at or before its own.
-  size_t start = 0;
-  while (slots_[start].key != 0) ++start;
-  for (size_t step = 1; step <= n; ++step) {
-    const size_t i = (start + step) & mask;
-    KeySlot& s = slots_[i];
-    if (s.key == 0) continue;
+  rotate_table(keys_, keys_used_, [&](KeySlot& s) {
     s.count[gone] = 0;
-    if (s.count[current_] == 0) {
-      s = KeySlot{};
-      --used_;
-      continue;
+    return s.count[current_] != 0;
+  });
+  rotate_table(pairs_, pairs_used_, [](PairSlot& s) {
+    if (s.state & kSpilled) {
+      // Its keys age in their own table; the pair stays spilled while it is seen.
+      const bool seen = (s.state & kSeenNewer) != 0;
+      s.state = kSpilled;
+      return seen;
     }
-    const KeySlot moving = s;
-    s.key = 0;
-    KeySlot& to = probe(moving.key);
-    to = moving;
-    if (&to != &s) s = KeySlot{};
-  }
+    uint8_t kept = 0;
+    for (uint32_t i = 0; i < s.count; ++i) {
+      if (s.newer >> i & 1u) s.tuples[kept++] = s.tuples[i];
+    }
+    s.count = kept;
+    s.newer = 0;
+    return kept != 0;
+  });
 }
 
 }  // namespace flowgate::exporter

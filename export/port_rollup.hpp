@@ -19,25 +19,32 @@ enum class EphemeralPort : uint8_t { kNone, kSource, kDestination };
 // both never roll up. Two generations of trackers: every flow is written to both, queries read
 // the current one, and rotate() makes the newer one current, forgetting what was not seen since.
 //
-// Unlike the reference's maps of sets, the trackers are one fixed-capacity table sized at
-// construction, so tracking a flow never allocates. A set stops growing at the threshold (as the
-// reference's does), so each (pair, side, port) key keeps its distinct peer ports of both
-// generations inline in one 64-byte slot: a flow touches one cache line per side. What a full
-// table cannot track is counted in untracked() and treated as not ephemeral.
+// Unlike the reference's maps of sets, the trackers are fixed-capacity tables sized at
+// construction, so tracking a flow never allocates; what a full table cannot track is counted
+// in untracked() and treated as not ephemeral. Two tables, because most address pairs carry
+// fewer distinct (source port, destination port) tuples than the threshold, and then no port
+// of theirs can be ephemeral:
+// - a pair's slot (64 bytes) holds its distinct tuples inline while they are fewer than the
+//   threshold, which is all a query of such a pair needs: one cache line a flow;
+// - the flow that would make them reach it "spills" the pair: its tuples are replayed into
+//   (pair, side, port) key slots, which keep each key's distinct peer ports of both generations
+//   inline (a set stops growing at the threshold, as the reference's does), and from then on
+//   the pair's flows go to those too: three lines a flow.
 class PortRollup {
  public:
-  // Peer ports a slot holds per generation, and so the highest threshold.
+  // Peer ports a key slot holds per generation, and so the highest threshold.
   static constexpr uint32_t kMaxThreshold = 11;
 
-  // `threshold` is clamped to kMaxThreshold (the configuration refuses more). `capacity` keys
-  // are tracked at most (the table has twice as many slots).
+  // `threshold` is clamped to kMaxThreshold (the configuration refuses more). `capacity`
+  // (pair, side, port) keys are tracked at most, and capacity / 2 pairs (one pair of a single
+  // tuple took two keys before pairs had slots of their own); each table has twice as many
+  // slots.
   PortRollup(uint32_t threshold, uint32_t capacity);
 
-  // A flow's two keys, hashed once: a caller walking a block computes them a few records
-  // ahead, prefetches with them, and adds with them.
+  // A flow's pair hashed once, and its ports: a caller walking a block computes them a few
+  // records ahead, prefetches with them, and adds with them.
   struct Fingerprints {
-    uint64_t src_key;  // (pair, source side, source port)
-    uint64_t dst_key;  // (pair, destination side, destination port)
+    uint64_t pair;
     uint16_t src_port;
     uint16_t dst_port;
   };
@@ -50,12 +57,7 @@ class PortRollup {
     const uint64_t pair =
         decode::fold_multiply(s[0] ^ 0xa0761d6478bd642full, s[1] ^ 0xe7037ed1a0b428dbull) ^
         decode::fold_multiply(d[0] ^ 0x8ebc6af09c88c6e3ull, d[1] ^ 0x589965cc75374cc3ull);
-    // A key is never 0, which marks an empty slot; the bit that makes sure of it is one the
-    // slot index (the low bits) does not use.
-    constexpr uint64_t kNonZero = uint64_t{1} << 63;
-    return Fingerprints{decode::mix64(pair ^ (uint64_t{src_port} << 1)) | kNonZero,
-                        decode::mix64(pair ^ ((uint64_t{dst_port} << 1) | 1)) | kNonZero,
-                        src_port, dst_port};
+    return Fingerprints{pair, src_port, dst_port};
   }
 
   // Records the flow and tells which of its ports is ephemeral.
@@ -64,28 +66,45 @@ class PortRollup {
                     uint16_t dst_port) noexcept {
     return add(fingerprints(src, dst, src_port, dst_port));
   }
-  // Starts loading the slots add() will read for this flow, so that a caller walking a block
-  // can issue them a few records ahead: the table is far larger than the caches.
+  // Starts loading the pair's slot, so that a caller walking a block can issue it a few records
+  // ahead: the tables are far larger than the caches.
   void prefetch(const Fingerprints& f) const noexcept {
-    if (threshold_ == 0) return;
-    const size_t mask = slots_.size() - 1;
-    exporter::prefetch(&slots_[f.src_key & mask]);
-    exporter::prefetch(&slots_[f.dst_key & mask]);
+    if (threshold_ != 0) exporter::prefetch(&pairs_[pair_key(f) & (pairs_.size() - 1)]);
   }
+  // Starts loading the key slots of a spilled pair (a few records after prefetch(), when the
+  // pair's slot has arrived); nothing for the others, which need none.
+  void prefetch_keys(const Fingerprints& f) const noexcept;
   // Makes the newer generation current and starts an empty newer one (every rollup refresh
-  // interval); keys seen in neither are removed, which frees their room.
+  // interval); pairs, tuples and keys seen in neither are removed, which frees their room.
   void rotate() noexcept;
 
   uint64_t untracked() const noexcept { return untracked_; }
-  // Keys tracked now (in either generation).
-  uint32_t tracked() const noexcept { return used_; }
-  // What the table reserves.
-  uint64_t memory_bytes() const noexcept { return slots_.reserved_bytes(); }
+  // Pairs and (pair, side, port) keys tracked now (in either generation).
+  uint32_t tracked_pairs() const noexcept { return pairs_used_; }
+  uint32_t tracked_keys() const noexcept { return keys_used_; }
+  // What the tables reserve.
+  uint64_t memory_bytes() const noexcept {
+    return pairs_.reserved_bytes() + keys_.reserved_bytes();
+  }
   // What a PortRollup(threshold, capacity) reserves, before making one.
   static uint64_t table_bytes(uint32_t threshold, uint32_t capacity) noexcept;
   uint32_t threshold() const noexcept { return threshold_; }
 
  private:
+  // A pair and, until it spills, its distinct (source port << 16 | destination port) tuples
+  // of the current generation in first-seen order; the newer generation's are a subset of them
+  // (every flow goes to both), marked in `newer`.
+  struct alignas(64) PairSlot {
+    uint64_t key;  // 0 = empty
+    uint32_t tuples[kMaxThreshold - 1];
+    uint16_t newer;  // bit i: tuples[i] seen in the newer generation
+    uint8_t count;   // tuples held
+    uint8_t state;   // kSpilled, kSeenNewer
+  };
+  static_assert(sizeof(PairSlot) == 64);
+  static constexpr uint8_t kSpilled = 1;
+  static constexpr uint8_t kSeenNewer = 2;  // a spilled pair had a flow in the newer generation
+
   // A (pair, side, port) key and the distinct peer ports seen with it in each generation, up
   // to the threshold.
   struct alignas(64) KeySlot {
@@ -95,8 +114,24 @@ class PortRollup {
   };
   static_assert(sizeof(KeySlot) == 64);
 
-  // The key's slot, or the empty slot where it would go.
-  KeySlot& probe(uint64_t key) noexcept;
+  // A key is never 0, which marks an empty slot; the bit that makes sure of it is one the slot
+  // index (the low bits) does not use.
+  static constexpr uint64_t kNonZero = uint64_t{1} << 63;
+  static uint64_t pair_key(const Fingerprints& f) noexcept { return f.pair | kNonZero; }
+  static uint64_t src_key(uint64_t pair, uint16_t port) noexcept {
+    return decode::mix64(pair ^ (uint64_t{port} << 1)) | kNonZero;
+  }
+  static uint64_t dst_key(uint64_t pair, uint16_t port) noexcept {
+    return decode::mix64(pair ^ ((uint64_t{port} << 1) | 1)) | kNonZero;
+  }
+
+  // Spills the pair in `slot`: its tuples go to the key slots, each to the generations it was
+  // seen in.
+  void spill(PairSlot& slot, uint64_t pair) noexcept;
+  // Adds the flow (pair, src_port, dst_port) to the key slots of each generation g whose bit is
+  // set in `generations` and tells which of its ports is ephemeral.
+  EphemeralPort track(uint64_t pair, uint16_t src_port, uint16_t dst_port,
+                      uint32_t generations) noexcept;
   // Adds `peer` to the set of each generation g of `slot` (which holds the key) that is
   // open[g].
   void insert(KeySlot& slot, const bool (&open)[2], uint16_t peer) const noexcept;
@@ -104,9 +139,12 @@ class PortRollup {
   bool claim(KeySlot& slot, uint64_t key) noexcept;
 
   uint32_t threshold_;
-  uint32_t capacity_;
-  HugePageArray<KeySlot> slots_;  // open addressing, linear probing
-  uint32_t used_ = 0;
+  uint32_t capacity_;       // keys
+  uint32_t pair_capacity_;  // pairs
+  HugePageArray<PairSlot> pairs_;  // open addressing, linear probing
+  HugePageArray<KeySlot> keys_;    // open addressing, linear probing
+  uint32_t pairs_used_ = 0;
+  uint32_t keys_used_ = 0;
   uint32_t current_ = 0;  // the generation queries read; the other is the newer one
   uint64_t untracked_ = 0;
 };

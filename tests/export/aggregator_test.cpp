@@ -330,43 +330,98 @@ class ModelRollup {
   int current_ = 0;
 };
 
+// Runs `flows` flows drawn by `draw` through a PortRollup and the model, rotating both every
+// `rotate_every`, and returns how often they disagreed.
+template <typename Draw>
+uint64_t disagreements(PortRollup& p, ModelRollup& m, int flows, int rotate_every, Draw draw) {
+  uint64_t n = 0;
+  for (int i = 0; i < flows; ++i) {
+    if (i % rotate_every == rotate_every - 1) {
+      p.rotate();
+      m.rotate();
+    }
+    const auto [s, d, sp, dp] = draw();
+    n += p.add(IpAddress::from_v4(s), IpAddress::from_v4(d), sp, dp) != m.add(s, d, sp, dp);
+  }
+  return n;
+}
+
 TEST(PortRollup, AgreesWithTheReferenceModelAcrossRotations) {
-  // Few addresses and ports, so sets fill, sides tie and keys come and go between rotations;
-  // the table is small enough that rotations must move keys along their probe runs.
+  // Few addresses and ports, so pairs spill, sets fill, sides tie and keys come and go between
+  // rotations; the table is small enough that rotations must move keys along their probe runs.
   for (const uint32_t threshold : {1u, 3u, 10u, PortRollup::kMaxThreshold}) {
     PortRollup p(threshold, 4096);
     ModelRollup m(threshold);
     std::mt19937 rng(threshold);
-    uint64_t disagreements = 0;
-    for (int i = 0; i < 200'000; ++i) {
-      if (i % 20'000 == 19'999) {
-        p.rotate();
-        m.rotate();
-      }
-      const uint32_t s = rng() % 6, d = rng() % 6;
-      const uint16_t sp = static_cast<uint16_t>(rng() % 40), dp = static_cast<uint16_t>(rng() % 40);
-      disagreements +=
-          p.add(IpAddress::from_v4(s), IpAddress::from_v4(d), sp, dp) != m.add(s, d, sp, dp);
-    }
-    EXPECT_EQ(disagreements, 0u) << "threshold " << threshold;
+    EXPECT_EQ(disagreements(p, m, 200'000, 20'000, [&] {
+                return std::tuple{rng() % 6, rng() % 6, static_cast<uint16_t>(rng() % 40),
+                                  static_cast<uint16_t>(rng() % 40)};
+              }),
+              0u)
+        << "threshold " << threshold;
     EXPECT_EQ(p.untracked(), 0u);
   }
 }
 
-TEST(PortRollup, RotationFreesTheRoomOfKeysNoLongerSeen) {
-  PortRollup p(10, 16);
+TEST(PortRollup, AgreesWithTheReferenceModelWhilePairsHaveFewTuples) {
+  // Many pairs with a handful of tuples each: most stay in their pair's slot, some reach the
+  // threshold and spill (a few of them in a generation where the pair's older tuples are
+  // forgotten), and rotations drop tuples, pairs and spilled pairs.
+  for (const uint32_t threshold : {2u, 3u, 10u, PortRollup::kMaxThreshold}) {
+    PortRollup p(threshold, 1u << 16);
+    ModelRollup m(threshold);
+    std::mt19937 rng(threshold);
+    EXPECT_EQ(disagreements(p, m, 300'000, 30'000, [&] {
+                const uint32_t s = rng() % 64, d = rng() % 64;
+                // A pair's ports come from a range that grows with its addresses, so some pairs
+                // have one tuple and others dozens.
+                const uint32_t range = 1 + (s * d) % 24;
+                return std::tuple{s, d, static_cast<uint16_t>(1000 + rng() % range),
+                                  static_cast<uint16_t>(80 + rng() % 2)};
+              }),
+              0u)
+        << "threshold " << threshold;
+    EXPECT_GT(p.tracked_keys(), 0u) << "some pairs spilled to key slots";
+    EXPECT_GT(p.tracked_pairs(), 0u);
+    EXPECT_EQ(p.untracked(), 0u);
+  }
+}
+
+TEST(PortRollup, RotationFreesTheRoomOfPairsNoLongerSeen) {
+  PortRollup p(10, 16);  // room for 8 pairs
   const IpAddress d = IpAddress::from_v4(2);
   for (uint32_t i = 0; i < 8; ++i) p.add(IpAddress::from_v4(100 + i), d, 1000, 80);
-  EXPECT_EQ(p.tracked(), 16u) << "two keys a flow";
+  EXPECT_EQ(p.tracked_pairs(), 8u);
+  EXPECT_EQ(p.tracked_keys(), 0u) << "a pair of one tuple takes no key slots";
   EXPECT_EQ(p.untracked(), 0u);
   p.rotate();
-  EXPECT_EQ(p.tracked(), 16u) << "still in the newer generation, now current";
+  EXPECT_EQ(p.tracked_pairs(), 8u) << "still in the newer generation, now current";
   p.add(IpAddress::from_v4(100), d, 1000, 80);  // seen again: survives the next rotation
   p.rotate();
-  EXPECT_EQ(p.tracked(), 2u);
+  EXPECT_EQ(p.tracked_pairs(), 1u);
   for (uint32_t i = 0; i < 7; ++i) p.add(IpAddress::from_v4(200 + i), d, 1000, 80);
-  EXPECT_EQ(p.tracked(), 16u);
-  EXPECT_EQ(p.untracked(), 0u) << "the forgotten keys' room was reused";
+  EXPECT_EQ(p.tracked_pairs(), 8u);
+  EXPECT_EQ(p.untracked(), 0u) << "the forgotten pairs' room was reused";
+}
+
+TEST(PortRollup, ASpilledPairsKeysAgeWithIt) {
+  PortRollup p(3, 64);
+  const IpAddress s = IpAddress::from_v4(1);
+  const IpAddress d = IpAddress::from_v4(2);
+  EXPECT_EQ(p.add(s, d, 1000, 80), EphemeralPort::kNone);
+  EXPECT_EQ(p.add(s, d, 1001, 80), EphemeralPort::kNone);
+  EXPECT_EQ(p.tracked_keys(), 0u) << "two tuples, below the threshold: in the pair's slot";
+  EXPECT_EQ(p.add(s, d, 1002, 80), EphemeralPort::kSource) << "port 80 met 3 source ports";
+  EXPECT_EQ(p.tracked_keys(), 4u) << "spilled: three source-port keys and port 80's";
+  p.rotate();
+  EXPECT_EQ(p.add(s, d, 1003, 80), EphemeralPort::kSource) << "the current generation saw 3";
+  p.rotate();
+  EXPECT_EQ(p.tracked_keys(), 2u) << "only what the last generation saw: 1003 and 80";
+  p.rotate();
+  EXPECT_EQ(p.tracked_keys(), 0u);
+  EXPECT_EQ(p.tracked_pairs(), 0u) << "a spilled pair not seen for a generation is forgotten";
+  EXPECT_EQ(p.add(s, d, 1000, 80), EphemeralPort::kNone) << "and starts again in its own slot";
+  EXPECT_EQ(p.tracked_keys(), 0u);
 }
 
 TEST(PortRollup, CountsWhatAFullTableCannotTrack) {

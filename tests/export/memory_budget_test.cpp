@@ -58,7 +58,7 @@ TEST(MemoryBudget, AggregatorTableBytesAreWhatItReserves) {
       EXPECT_LT(scratch, 1u << 20) << "only the per-block scratch and the object itself";
       EXPECT_GT(Aggregator::table_bytes(c), 0u);
       if (keys == 200'000 && threshold == 10) {
-        EXPECT_EQ(Aggregator::table_bytes(c), 77'594'624u) << "the default: 74 MiB";
+        EXPECT_EQ(Aggregator::table_bytes(c), 94'371'840u) << "the default: 90 MiB";
       }
     }
   }
@@ -72,7 +72,7 @@ TEST(MemoryBudget, AutoMaxKeysTakesAnEighthOfWhatIsAvailable) {
   EXPECT_EQ(auto_max_keys(c, 24ull << 30), kAutoMaxKeys);
   EXPECT_GT(aggregation_table_bytes(c, kAutoMaxKeys), 200ull << 20)
       << "the cap is a few hundred MB";
-  EXPECT_LT(aggregation_table_bytes(c, kAutoMaxKeys), 400ull << 20);
+  EXPECT_LT(aggregation_table_bytes(c, kAutoMaxKeys), 450ull << 20);
   for (const uint64_t available : {256ull << 20, 1ull << 30, 2ull << 30}) {
     const uint32_t keys = auto_max_keys(c, available);
     EXPECT_GT(keys, kAutoMinKeys) << available;
