@@ -715,6 +715,7 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
     wc.cpu = i < c.collector.cpus.size() ? static_cast<int>(c.collector.cpus[i]) : -1;
     wc.blocks = c.collector.blocks_per_worker;
     wc.receive_buffer_bytes = static_cast<int>(c.collector.receive_buffer_bytes);
+    wc.receive_coalesce_ns = c.collector.receive_coalesce_ms * 1'000'000;
     for (size_t l = 0; l < c.listeners.size(); ++l) {
       wc.listeners.push_back({c.listeners[l].bind_host, c.listeners[l].port, static_cast<uint16_t>(l)});
     }
@@ -725,6 +726,15 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
       spdlog::error("cannot listen: {}", error);
       return 1;
     }
+  }
+  if (const uint64_t coalesce_ns = workers.front()->receive_coalesce_ns();
+      coalesce_ns < c.collector.receive_coalesce_ms * 1'000'000) {
+    spdlog::warn(
+        "[collector] receive_coalesce = {}ms lowered to {} us: the receive buffer the kernel "
+        "granted holds only that long of {} datagrams a second; raise net.core.rmem_max (or run "
+        "privileged) for receive_buffer_bytes = {} to take effect",
+        c.collector.receive_coalesce_ms, coalesce_ns / 1000, dataplane::Worker::kCoalesceRate,
+        c.collector.receive_buffer_bytes);
   }
   // Loaded before "socket mode" is logged (what scripts and tests wait for) and before the
   // workers start.

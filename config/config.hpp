@@ -57,6 +57,9 @@ struct AfPacketConfig {
   uint32_t block_timeout_ms = 10;  // a block not yet full is handed over after this
 };
 
+// The longest [collector] receive_coalesce: what arrives meanwhile waits in the receive buffer.
+inline constexpr uint64_t kMaxReceiveCoalesceMs = 20;
+
 struct CollectorConfig {
   Mode mode = Mode::kSocket;
   uint32_t workers = 1;
@@ -67,6 +70,10 @@ struct CollectorConfig {
   uint32_t blocks_per_worker = 128;
   // Socket mode: SO_RCVBUF(FORCE) per socket; what absorbs a burst while a worker is busy.
   uint32_t receive_buffer_bytes = 32u << 20;
+  // Socket mode: after a pass that emptied its sockets, a worker waits this long before it reads
+  // again, so that it wakes and calls recvmmsg once per batch rather than per few datagrams;
+  // 0 reads as soon as datagrams arrive.
+  uint64_t receive_coalesce_ms = 1;
   // Template persistence: the file the templates and sampling options are saved to every
   // template_state_interval and at shutdown, and loaded from at start; "" is off.
   std::string template_state;

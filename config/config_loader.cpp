@@ -442,7 +442,8 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   if (t == nullptr) return;
   r.check_keys(*t, "collector",
                {"mode", "workers", "cpus", "bind_host", "blocks_per_worker", "receive_buffer_bytes",
-                "template_state", "template_state_interval", "template_timeout", "max_exporters",
+                "receive_coalesce", "template_state", "template_state_interval",
+                "template_timeout", "max_exporters",
                 "max_templates", "max_templates_per_exporter", "pending_bytes",
                 "pending_bytes_per_exporter", "max_pending_sets", "pending_timeout", "dpdk",
                 "af_packet"});
@@ -463,6 +464,13 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
   r.read_uint(*t, "collector", "receive_buffer_bytes", 65536, 1 << 30,
               c.collector.receive_buffer_bytes);
   r.read_uint_array(*t, "collector", "cpus", 4095, c.collector.cpus);
+  r.read_duration(*t, "collector", "receive_coalesce", 0, c.collector.receive_coalesce_ms);
+  if (const toml::node* n = t->get("receive_coalesce");
+      n != nullptr && c.collector.receive_coalesce_ms > kMaxReceiveCoalesceMs) {
+    r.error(n->source(), "collector.receive_coalesce",
+            "must be at most " + std::to_string(kMaxReceiveCoalesceMs) +
+                "ms: the receive buffer holds what arrives meanwhile");
+  }
   read_template_state(r, *t, c.collector);
   // Exporter indexes are packed into 16 bits of a template's key: at most 65535.
   r.read_uint(*t, "collector", "max_exporters", 1, 65535, c.collector.max_exporters);

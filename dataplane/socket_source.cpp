@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -164,6 +165,7 @@ int SocketSource::receive(uint32_t socket) {
     return 0;
   }
   receive_ns_ = wall_ns();
+  if (n > 0) ++receive_calls_;
   return n;
 }
 
@@ -184,6 +186,18 @@ UdpDatagram SocketSource::datagram(uint32_t socket, uint32_t m) const noexcept {
                             messages_[m].msg_len);
   d.receive_ns = receive_ns_;
   return d;
+}
+
+uint32_t SocketSource::buffer_datagrams() const noexcept {
+  uint32_t least = UINT32_MAX;
+  for (const Socket& s : sockets_) {
+    int bytes = 0;  // what the kernel granted (twice what was asked, for its bookkeeping)
+    socklen_t len = sizeof bytes;
+    if (getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &bytes, &len) == 0 && bytes > 0) {
+      least = std::min(least, static_cast<uint32_t>(bytes) / kBufferBytesPerDatagram);
+    }
+  }
+  return sockets_.empty() ? 0 : least;
 }
 
 uint64_t SocketSource::kernel_drops() noexcept {

@@ -44,27 +44,39 @@ class SocketSource {
   // empty or `max_bursts` bursts were read from it, calling
   // on_udp(const UdpDatagram&, uint16_t listener) for each. Returns how many. A caller that can
   // only take so much at once (a worker's free blocks) bounds the bursts; the rest stays in the
-  // socket (epoll is level-triggered) for the next call.
+  // socket (epoll is level-triggered) for the next call; drained() tells whether that happened.
   template <typename F>
   uint32_t poll(int timeout_ms, F&& on_udp, uint32_t max_bursts = UINT32_MAX) {
     uint32_t total = 0;
+    drained_ = true;
     const int ready = wait(timeout_ms);
     for (int i = 0; i < ready; ++i) {
       const uint32_t s = ready_[static_cast<size_t>(i)];
-      for (uint32_t b = 0; b < max_bursts; ++b) {
+      uint32_t b = 0;
+      for (; b < max_bursts; ++b) {
         const int n = receive(s);
         for (int m = 0; m < n; ++m) on_udp(datagram(s, static_cast<uint32_t>(m)), sockets_[s].listener);
         total += static_cast<uint32_t>(n > 0 ? n : 0);
         if (n < static_cast<int>(burst_)) break;
       }
+      if (b == max_bursts) drained_ = false;  // the last burst was full: more may be waiting
     }
     return total;
   }
+  // Whether the last poll() read every ready socket until it was empty.
+  bool drained() const noexcept { return drained_; }
 
   // Datagrams the kernel dropped on these sockets (SO_MEMINFO's drop counter), summed; a
   // getsockopt per socket, so once per housekeeping pass.
   uint64_t kernel_drops() noexcept;
   uint64_t receive_errors() const noexcept { return receive_errors_; }
+  // recvmmsg calls that returned datagrams: datagrams over these is the batch a call reads.
+  uint64_t receive_calls() const noexcept { return receive_calls_; }
+  // About how many datagrams the smallest of the sockets' receive buffers holds, at
+  // kBufferBytesPerDatagram each (what the kernel charges for a datagram of a typical export
+  // is well under it).
+  static constexpr uint32_t kBufferBytesPerDatagram = 4096;
+  uint32_t buffer_datagrams() const noexcept;
   // The port a listener was bound to (differs from the configured one when that was 0).
   uint16_t bound_port(size_t socket_index) const noexcept;
   size_t socket_count() const noexcept { return sockets_.size(); }
@@ -92,6 +104,8 @@ class SocketSource {
   std::vector<struct mmsghdr> messages_;
   uint64_t receive_ns_ = 0;
   uint64_t receive_errors_ = 0;
+  uint64_t receive_calls_ = 0;
+  bool drained_ = true;
 };
 
 }  // namespace flowgate::dataplane

@@ -23,6 +23,9 @@ struct WorkerConfig {
   uint32_t burst = 32;                // datagrams per recvmmsg
   int receive_buffer_bytes = 32 << 20;
   uint64_t block_max_age_ms = 100;    // a partly filled block is handed off after this long
+  // After a poll that emptied the sockets, wait this long before reading again (at most what
+  // the receive buffer holds at kCoalesceRate datagrams a second); 0 does not wait.
+  uint64_t receive_coalesce_ns = 1'000'000;
   decode::TemplateCacheLimits template_limits;
 };
 
@@ -35,7 +38,14 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // The datagram rate the receive buffer must absorb during a coalescing wait: far more than
+  // one worker decodes.
+  static constexpr uint64_t kCoalesceRate = 500'000;
+
   bool open(std::string& error);
+  // The wait after a poll that emptied the sockets, as open() set it from receive_coalesce_ns
+  // and the receive buffers the kernel granted.
+  uint64_t receive_coalesce_ns() const noexcept { return coalesce_ns_; }
   void start();
   // Asks the thread to stop: it drains its sockets, hands off its last block and exits.
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
@@ -58,6 +68,7 @@ class Worker {
   WorkerConfig config_;
   SocketSource source_;
   DecodeShard shard_;
+  uint64_t coalesce_ns_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -53,15 +53,16 @@ class Metrics : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  fs::path write_config(uint16_t flow_port, const std::string& listen) {
+  fs::path write_config(uint16_t flow_port, const std::string& listen,
+                        const std::string& collector = "workers = 2\n") {
     const fs::path path = dir_ / "flowgate.conf";
     std::ofstream(path) << "[[inputs.netflow]]\n"
                            "  [[inputs.netflow.listeners]]\n"
                            "    flow_type = \"auto\"\n"
                            "    bind_host = \"127.0.0.1\"\n"
                         << "    port = " << flow_port << "\n"
-                        << "[collector]\nworkers = 2\n"
-                           "[aggregation]\nenabled = false\n"
+                        << "[collector]\n" << collector
+                        << "[aggregation]\nenabled = false\n"
                            "[[outputs]]\ntype = \"file\"\n"
                         << "path = \"" << (dir_ / "out.jsonl").string() << "\"\n"
                         << "flush_interval = \"50ms\"\n"
@@ -197,6 +198,63 @@ TEST_F(Metrics, SequenceGapsAreCountedAsLostRecords) {
   })) << s["flowgate_exporter_records_total" + l];
   EXPECT_EQ(s["flowgate_exporter_lost_records_total" + l], 6u);
   EXPECT_EQ(s["flowgate_exporter_sequence_resets_total" + l], 0u);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
+}
+
+// A worker that emptied its socket waits receive_coalesce before reading again, so datagrams
+// that trickle in are read many to a recvmmsg call instead of one each: what
+// flowgate_worker_receive_calls_total shows against the datagrams received.
+TEST_F(Metrics, AWorkerReadsTricklingDatagramsInBatches) {
+  const uint16_t flow_port = free_port(SOCK_DGRAM);
+  const uint16_t metrics_port = free_port(SOCK_STREAM);
+  const fs::path conf = write_config(flow_port, "127.0.0.1:" + std::to_string(metrics_port),
+                                     "workers = 1\nreceive_coalesce = \"5ms\"\n");
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  ASSERT_TRUE(wait_for([&] { return http_get(metrics_port, "/healthz").status != 0; })) << log();
+  // 400 NetFlow v5 datagrams of one flow, one every 100 us or more (a sender that falls behind
+  // only sends them closer together).
+  constexpr uint32_t kDatagrams = 400;
+  for (uint32_t i = 0; i < kDatagrams; ++i) {
+    Payload d(24 + 48, 0);
+    d[1] = 5;
+    d[3] = 1;
+    d[19] = static_cast<uint8_t>(i);  // sequence (low byte; a wrap only counts a reset)
+    ASSERT_TRUE(send(d, flow_port));
+    const timespec gap{0, 100'000};
+    nanosleep(&gap, nullptr);
+  }
+  std::map<std::string, uint64_t> s;
+  EXPECT_TRUE(wait_for([&] {
+    s = samples(http_get(metrics_port, "/metrics").body);
+    return s["flowgate_worker_datagrams_received_total{worker=\"0\"}"] == kDatagrams;
+  })) << s["flowgate_worker_datagrams_received_total{worker=\"0\"}"];
+  const uint64_t calls = s["flowgate_worker_receive_calls_total{worker=\"0\"}"];
+  EXPECT_GE(calls, 1u);
+  // Read as they came, 400 datagrams take about 400 calls; 5 ms gathers dozens a call.
+  EXPECT_LE(calls, kDatagrams / 4) << "datagrams a call: " << kDatagrams / std::max<uint64_t>(calls, 1);
+  EXPECT_EQ(s["flowgate_worker_kernel_drops_total{worker=\"0\"}"], 0u);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
+}
+
+// The wait is never longer than the receive buffer can absorb: a 64 KiB buffer (128 KiB granted)
+// holds 32 datagrams, 64 us at 500,000 a second, and the log says so.
+TEST_F(Metrics, TheCoalescingWaitFitsTheReceiveBuffer) {
+  const uint16_t flow_port = free_port(SOCK_DGRAM);
+  const fs::path conf = write_config(
+      flow_port, "", "workers = 1\nreceive_coalesce = \"5ms\"\nreceive_buffer_bytes = 65536\n");
+  Child c;
+  ASSERT_TRUE(c.start({"-c", conf.string()}, dir_ / "stdout.log", dir_ / "stderr.log"));
+  ASSERT_TRUE(wait_for([&] { return log().find("socket mode") != std::string::npos; })) << log();
+  const std::string l = log();
+  EXPECT_NE(l.find("[collector] receive_coalesce = 5ms lowered to "), std::string::npos) << l;
+  const size_t at = l.find("lowered to ");
+  ASSERT_NE(at, std::string::npos) << l;
+  const unsigned long us = std::stoul(l.substr(at + 11));
+  EXPECT_GT(us, 0u) << l;
+  EXPECT_LT(us, 5000u) << l;
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
 }

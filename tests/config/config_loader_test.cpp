@@ -464,6 +464,29 @@ TEST(ConfigLoader, ReadsTheHeldDataCaps) {
             "x.conf:5:20: collector.max_pending_sets: 0 is out of range 1..1048576");
 }
 
+TEST(ConfigLoader, ReadsTheReceiveCoalescingWait) {
+  const auto load = [](const std::string& collector) {
+    return load_config_string("[[inputs.netflow]]\n"
+                              "  [[inputs.netflow.listeners]]\n"
+                              "  flow_type = \"netflow9\"\n"
+                              "[collector]\n" + collector, "x.conf");
+  };
+  const LoadResult defaults = load("");
+  ASSERT_TRUE(defaults.ok()) << all_errors(defaults);
+  EXPECT_EQ(defaults.config.collector.receive_coalesce_ms, 1u);
+  const LoadResult set = load("receive_coalesce = \"5ms\"\n");
+  ASSERT_TRUE(set.ok()) << all_errors(set);
+  EXPECT_EQ(set.config.collector.receive_coalesce_ms, 5u);
+  const LoadResult off = load("receive_coalesce = 0\n");
+  ASSERT_TRUE(off.ok()) << all_errors(off);
+  EXPECT_EQ(off.config.collector.receive_coalesce_ms, 0u);
+  const LoadResult long_wait = load("receive_coalesce = \"1s\"\n");
+  ASSERT_EQ(long_wait.errors.size(), 1u) << all_errors(long_wait);
+  EXPECT_EQ(long_wait.errors[0].to_string(),
+            "x.conf:5:20: collector.receive_coalesce: must be at most 20ms: the receive buffer "
+            "holds what arrives meanwhile");
+}
+
 TEST(ConfigLoader, FileOutputNeedsAPath) {
   const LoadResult r = load_config_string(R"(
 [[inputs.netflow]]
