@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <random>
@@ -268,6 +270,94 @@ TEST_F(AggregatorTest, CountsRecordsThatFindNoOutputBlock) {
   a.flush_all(none.output());
   EXPECT_EQ(a.dropped(), 1u);
   EXPECT_EQ(a.live(), 0u);
+}
+
+// The reference's aggregation as plainly as it can be written: a map from the key fields to
+// the sums and the first flow's other fields, in first-seen order. Flows from IPv4 and IPv6
+// exporters with IPv4 and IPv6 addresses, keys repeating, no roll-up and no early flush: every
+// written record must be the model's, field for field, in the model's order.
+TEST(AggregatorModel, WritesWhatAMapOfTheKeysHolds) {
+  using Addr = std::array<uint8_t, 16>;
+  using Key = std::tuple<Addr, Addr, Addr, uint32_t, uint16_t, uint16_t, uint8_t, uint8_t>;
+  struct Sums {
+    uint64_t bytes, packets, start_ms, end_ms;
+    uint8_t tcp_flags;
+    uint32_t out_if, src_as;
+    Addr next_hop;
+    uint64_t src_mac;
+  };
+  std::map<Key, Sums> model;
+  std::vector<Key> order;
+  std::mt19937_64 rng(7);
+  const auto address = [&](bool v6, uint32_t pick) {
+    if (!v6) return IpAddress::from_v4(0x0a000000 + pick);
+    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+    b[15] = static_cast<uint8_t>(pick);
+    b[14] = 0x66;  // never v4-mapped
+    return IpAddress::from_v6_bytes(b);
+  };
+  AggregatorConfig c = config(300'000, 0);
+  c.max_keys = 1u << 16;
+  Aggregator a(c);
+  testing::CollectingOutput out;
+  for (int block = 0; block < 40; ++block) {
+    auto b = std::make_unique<FlowBlock>();
+    for (int i = 0; i < 500; ++i) {
+      const uint32_t r = b->append_row();
+      b->exporter_addr[r] = address(rng() % 3 == 0, static_cast<uint32_t>(rng() % 2));
+      b->src_addr[r] = address(rng() % 4 == 0, static_cast<uint32_t>(rng() % 6));
+      b->dst_addr[r] = address(rng() % 4 == 0, static_cast<uint32_t>(rng() % 6));
+      b->in_if[r] = static_cast<uint32_t>(rng() % 2);
+      b->src_port[r] = static_cast<uint16_t>(rng() % 3);
+      b->dst_port[r] = static_cast<uint16_t>(443 + rng() % 2);
+      b->protocol[r] = rng() % 2 ? 6 : 17;
+      b->tos[r] = rng() % 2 ? 0 : 0x20;
+      b->bytes[r] = rng() % 100'000;
+      b->packets[r] = rng() % 100;
+      b->start_ms[r] = 1'000'000 + rng() % 10'000;
+      b->end_ms[r] = b->start_ms[r] + rng() % 10'000;
+      b->tcp_flags[r] = static_cast<uint8_t>(rng());
+      b->out_if[r] = static_cast<uint32_t>(rng());
+      b->src_as[r] = static_cast<uint32_t>(rng());
+      b->next_hop[r] = address(rng() % 2 == 0, static_cast<uint32_t>(rng()));
+      b->src_mac[r] = rng() & 0xffffffffffff;
+      const Key k{b->exporter_addr[r].bytes, b->src_addr[r].bytes, b->dst_addr[r].bytes,
+                  b->in_if[r], b->src_port[r], b->dst_port[r], b->protocol[r], b->tos[r]};
+      auto [it, added] = model.try_emplace(
+          k, Sums{b->bytes[r], b->packets[r], b->start_ms[r], b->end_ms[r], b->tcp_flags[r],
+                  b->out_if[r], b->src_as[r], b->next_hop[r].bytes, b->src_mac[r]});
+      if (added) {
+        order.push_back(k);
+        continue;
+      }
+      Sums& m = it->second;
+      m.bytes += b->bytes[r];
+      m.packets += b->packets[r];
+      m.start_ms = std::min(m.start_ms, b->start_ms[r]);
+      m.end_ms = std::max(m.end_ms, b->end_ms[r]);
+      m.tcp_flags |= b->tcp_flags[r];
+    }
+    a.add(*b, 1'000 + block, out.output());
+  }
+  ASSERT_EQ(out.size(), 0u) << "nothing is written before the flush";
+  ASSERT_GT(order.size(), 1000u);
+  ASSERT_LT(order.size(), 20'000u) << "keys repeat";
+  a.flush_all(out.output());
+  ASSERT_EQ(out.size(), order.size());
+  size_t i = 0;
+  size_t mismatches = 0;
+  out.for_each([&](const FlowBlock& b, uint32_t r) {
+    const Key k{b.exporter_addr[r].bytes, b.src_addr[r].bytes, b.dst_addr[r].bytes, b.in_if[r],
+                b.src_port[r], b.dst_port[r], b.protocol[r], b.tos[r]};
+    const Sums& m = model.at(order[i++]);
+    const bool same = k == order[i - 1] && b.bytes[r] == m.bytes && b.packets[r] == m.packets &&
+                      b.start_ms[r] == m.start_ms && b.end_ms[r] == m.end_ms &&
+                      b.tcp_flags[r] == m.tcp_flags && b.out_if[r] == m.out_if &&
+                      b.src_as[r] == m.src_as && b.next_hop[r].bytes == m.next_hop &&
+                      b.src_mac[r] == m.src_mac && b.port_rollup[r] == 0;
+    mismatches += !same;
+  });
+  EXPECT_EQ(mismatches, 0u);
 }
 
 TEST(PortRollup, ATieRollsUpTheDestinationOnly) {
