@@ -13,7 +13,8 @@ namespace flowgate::dataplane {
   X(ring_full_records, "records in the FlowBlocks dropped for a full ring")             \
   X(kernel_drops, "packets the kernel dropped: socket buffer (SO_RXQ_OVFL) or ring full (tp_drops)") \
   X(receive_errors, "recvmmsg failures other than 'no data'")                           \
-  X(receive_calls, "recvmmsg calls that returned datagrams (socket mode): datagrams_received over these is the batch a call reads") \
+  X(receive_calls, "recvmmsg calls that returned datagrams (socket mode): datagrams_received " \
+                   "over these is the batch a call reads")                             \
   X(rx_frames, "frames received from the NIC queue or packet ring")                      \
   X(rx_bytes, "bytes of those frames")                                                   \
   X(multi_segment, "frames that arrived in chained buffers and were read through")       \

@@ -381,11 +381,10 @@ TEST_F(LiveCollector, WarnsWhenTheAggregationTableIsTooSmall) {
   EXPECT_NE(log.find("max_keys = 8 live keys"), std::string::npos) << log;
   EXPECT_NE(log.find("[aggregation] max_keys"), std::string::npos) << log;
   // What a key costs, as the README has it (410-470 bytes), not a few keys' huge pages.
-  const size_t about = log.find("(about ");
-  ASSERT_NE(about, std::string::npos) << log;
-  const unsigned long bytes_a_key = std::stoul(log.substr(about + 7));
-  EXPECT_GE(bytes_a_key, 350u) << log;
-  EXPECT_LE(bytes_a_key, 500u) << log;
+  const std::optional<uint64_t> bytes_a_key = number_after(log, "(about ");
+  ASSERT_TRUE(bytes_a_key.has_value()) << log;
+  EXPECT_GE(*bytes_a_key, 350u) << log;
+  EXPECT_LE(*bytes_a_key, 500u) << log;
   const ExitSummary s = stop_collector();
   EXPECT_GT(s.written, 8u) << "more keys than the table holds were written";
 }

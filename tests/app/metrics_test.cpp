@@ -233,7 +233,8 @@ TEST_F(Metrics, AWorkerReadsTricklingDatagramsInBatches) {
   const uint64_t calls = s["flowgate_worker_receive_calls_total{worker=\"0\"}"];
   EXPECT_GE(calls, 1u);
   // Read as they came, 400 datagrams take about 400 calls; 5 ms gathers dozens a call.
-  EXPECT_LE(calls, kDatagrams / 4) << "datagrams a call: " << kDatagrams / std::max<uint64_t>(calls, 1);
+  EXPECT_LE(calls, kDatagrams / 4)
+      << "datagrams a call: " << kDatagrams / std::max<uint64_t>(calls, 1);
   EXPECT_EQ(s["flowgate_worker_kernel_drops_total{worker=\"0\"}"], 0u);
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
@@ -250,11 +251,10 @@ TEST_F(Metrics, TheCoalescingWaitFitsTheReceiveBuffer) {
   ASSERT_TRUE(wait_for([&] { return log().find("socket mode") != std::string::npos; })) << log();
   const std::string l = log();
   EXPECT_NE(l.find("[collector] receive_coalesce = 5ms lowered to "), std::string::npos) << l;
-  const size_t at = l.find("lowered to ");
-  ASSERT_NE(at, std::string::npos) << l;
-  const unsigned long us = std::stoul(l.substr(at + 11));
-  EXPECT_GT(us, 0u) << l;
-  EXPECT_LT(us, 5000u) << l;
+  const std::optional<uint64_t> us = number_after(l, "lowered to ");
+  ASSERT_TRUE(us.has_value()) << l;
+  EXPECT_GT(*us, 0u) << l;
+  EXPECT_LT(*us, 5000u) << l;
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait_exit(), std::optional<int>(0)) << log();
 }

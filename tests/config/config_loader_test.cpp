@@ -429,58 +429,57 @@ TEST(ConfigLoader, MaxKeysIsACountOrAuto) {
   EXPECT_EQ(zero.errors[0].to_string(), "x.conf:5:12: aggregation.max_keys: 0 is out of range 1..100000000");
 }
 
+// A config of one listener and this [collector] table, as file "x.conf" (line 5 is the table's
+// first line).
+LoadResult load_collector(const std::string& collector) {
+  return load_config_string("[[inputs.netflow]]\n"
+                            "  [[inputs.netflow.listeners]]\n"
+                            "  flow_type = \"netflow9\"\n"
+                            "[collector]\n" + collector, "x.conf");
+}
+
 // The caps on data held for a missing template: defaults, values, and a per-exporter share
 // larger than the whole refused with what would be right.
 TEST(ConfigLoader, ReadsTheHeldDataCaps) {
-  const auto load = [](const std::string& collector) {
-    return load_config_string("[[inputs.netflow]]\n"
-                              "  [[inputs.netflow.listeners]]\n"
-                              "  flow_type = \"netflow9\"\n"
-                              "[collector]\n" + collector, "x.conf");
-  };
-  const LoadResult defaults = load("");
+  const LoadResult defaults = load_collector("");
   ASSERT_TRUE(defaults.ok()) << all_errors(defaults);
   EXPECT_EQ(defaults.config.collector.pending_bytes, 1u << 20);
   EXPECT_EQ(defaults.config.collector.pending_bytes_per_exporter, 64u << 10);
   EXPECT_EQ(defaults.config.collector.max_pending_sets, 2048u);
   EXPECT_EQ(defaults.config.collector.pending_timeout_ms, 60'000u);
-  const LoadResult set = load("pending_bytes = 8388608\npending_bytes_per_exporter = 1048576\n"
-                              "max_pending_sets = 16384\npending_timeout = \"5m\"\n");
+  const LoadResult set =
+      load_collector("pending_bytes = 8388608\npending_bytes_per_exporter = 1048576\n"
+                     "max_pending_sets = 16384\npending_timeout = \"5m\"\n");
   ASSERT_TRUE(set.ok()) << all_errors(set);
   EXPECT_EQ(set.config.collector.pending_bytes, 8u << 20);
   EXPECT_EQ(set.config.collector.pending_bytes_per_exporter, 1u << 20);
   EXPECT_EQ(set.config.collector.max_pending_sets, 16384u);
   EXPECT_EQ(set.config.collector.pending_timeout_ms, 300'000u);
-  const LoadResult none = load("pending_bytes = 0\npending_bytes_per_exporter = 0\n");
+  const LoadResult none = load_collector("pending_bytes = 0\npending_bytes_per_exporter = 0\n");
   ASSERT_TRUE(none.ok()) << all_errors(none);
-  const LoadResult share = load("pending_bytes = 4096\npending_bytes_per_exporter = 65536\n");
+  const LoadResult share =
+      load_collector("pending_bytes = 4096\npending_bytes_per_exporter = 65536\n");
   ASSERT_EQ(share.errors.size(), 1u);
   EXPECT_EQ(share.errors[0].to_string(),
             "x.conf:6:30: collector.pending_bytes_per_exporter: 65536 is more than pending_bytes "
             "(4096), which holds every exporter's share; at most 4096");
-  const LoadResult sets = load("max_pending_sets = 0\npending_timeout = \"10ms\"\n");
+  const LoadResult sets = load_collector("max_pending_sets = 0\npending_timeout = \"10ms\"\n");
   ASSERT_EQ(sets.errors.size(), 2u) << all_errors(sets);
   EXPECT_EQ(sets.errors[0].to_string(),
             "x.conf:5:20: collector.max_pending_sets: 0 is out of range 1..1048576");
 }
 
 TEST(ConfigLoader, ReadsTheReceiveCoalescingWait) {
-  const auto load = [](const std::string& collector) {
-    return load_config_string("[[inputs.netflow]]\n"
-                              "  [[inputs.netflow.listeners]]\n"
-                              "  flow_type = \"netflow9\"\n"
-                              "[collector]\n" + collector, "x.conf");
-  };
-  const LoadResult defaults = load("");
+  const LoadResult defaults = load_collector("");
   ASSERT_TRUE(defaults.ok()) << all_errors(defaults);
   EXPECT_EQ(defaults.config.collector.receive_coalesce_ms, 1u);
-  const LoadResult set = load("receive_coalesce = \"5ms\"\n");
+  const LoadResult set = load_collector("receive_coalesce = \"5ms\"\n");
   ASSERT_TRUE(set.ok()) << all_errors(set);
   EXPECT_EQ(set.config.collector.receive_coalesce_ms, 5u);
-  const LoadResult off = load("receive_coalesce = 0\n");
+  const LoadResult off = load_collector("receive_coalesce = 0\n");
   ASSERT_TRUE(off.ok()) << all_errors(off);
   EXPECT_EQ(off.config.collector.receive_coalesce_ms, 0u);
-  const LoadResult long_wait = load("receive_coalesce = \"1s\"\n");
+  const LoadResult long_wait = load_collector("receive_coalesce = \"1s\"\n");
   ASSERT_EQ(long_wait.errors.size(), 1u) << all_errors(long_wait);
   EXPECT_EQ(long_wait.errors[0].to_string(),
             "x.conf:5:20: collector.receive_coalesce: must be at most 20ms: the receive buffer "

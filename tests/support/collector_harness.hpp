@@ -360,18 +360,26 @@ struct ExitSummary {
   uint64_t dropped = 0;
 };
 
+// The number written right after the first `marker` in `text` at or after `from`, if any.
+inline std::optional<uint64_t> number_after(const std::string& text, const std::string& marker,
+                                            size_t from = 0) {
+  const size_t at = text.find(marker, from);
+  if (at == std::string::npos) return std::nullopt;
+  const char* begin = text.c_str() + at + marker.size();
+  char* end = nullptr;
+  const uint64_t n = std::strtoull(begin, &end, 10);
+  if (end == begin) return std::nullopt;
+  return n;
+}
+
 // Reads `exit summary: datagrams=N records=N written=N dropped=N` from the collector's log.
 inline std::optional<ExitSummary> exit_summary(const std::string& log) {
   const size_t line = log.find("exit summary:");
   if (line == std::string::npos) return std::nullopt;
   auto value = [&](const char* key, uint64_t& out) {
-    const std::string k = std::string(" ") + key + "=";
-    const size_t at = log.find(k, line);
-    if (at == std::string::npos) return false;
-    const char* begin = log.c_str() + at + k.size();
-    char* end = nullptr;
-    out = std::strtoull(begin, &end, 10);
-    return end != begin;
+    const std::optional<uint64_t> n = number_after(log, std::string(" ") + key + "=", line);
+    if (n) out = *n;
+    return n.has_value();
   };
   ExitSummary s;
   if (!value("datagrams", s.datagrams) || !value("records", s.records) ||
