@@ -70,16 +70,13 @@ uint64_t PortRollup::table_bytes(uint32_t threshold, uint32_t capacity) noexcept
 
 void PortRollup::prefetch_keys(const Fingerprints& f) const noexcept {
   if (threshold_ == 0) return;
-  const size_t mask = pairs_.size() - 1;
-  const uint64_t key = pair_key(f);
-  for (size_t i = key & mask; pairs_[i].key != 0; i = (i + 1) & mask) {
-    if (pairs_[i].key != key) continue;
-    if (pairs_[i].state & kSpilled) {
-      const size_t keys_mask = keys_.size() - 1;
-      exporter::prefetch(&keys_[src_key(f.pair, f.src_port) & keys_mask]);
-      exporter::prefetch(&keys_[dst_key(f.pair, f.dst_port) & keys_mask]);
-    }
-    return;
+  // Only the pair's home slot is looked at (where nearly every pair is, the table at most half
+  // full): a probe along the run for every flow would cost more than the rare missed prefetch.
+  const PairSlot& home = pairs_[pair_key(f) & (pairs_.size() - 1)];
+  if (home.key == pair_key(f) && (home.state & kSpilled) != 0) {
+    const size_t mask = keys_.size() - 1;
+    exporter::prefetch(&keys_[src_key(f.pair, f.src_port) & mask]);
+    exporter::prefetch(&keys_[dst_key(f.pair, f.dst_port) & mask]);
   }
 }
 

@@ -9,6 +9,8 @@
 #include <random>
 #include <set>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "tests/support/collecting_output.hpp"
 
@@ -181,6 +183,33 @@ TEST_F(AggregatorTest, KeyBoundFlushesTheOldestEarly) {
   EXPECT_EQ(a.merged(), 1u);
   a.flush_all(out.output());
   EXPECT_EQ(out.size(), 5u);
+}
+
+// A row's record is found and prefetched a few rows ahead; when the rows between fill the table
+// and the oldest record (that row's) is written out early and its slot reused, the row must not
+// merge into the slot's new key: it starts a record of its own.
+TEST_F(AggregatorTest, ARecordWrittenOutEarlyWithinABlockIsNotMergedInto) {
+  AggregatorConfig c = config(300'000, 0);
+  c.max_keys = 4;
+  Aggregator a(c);
+  auto flow = [](uint16_t port, uint64_t bytes) {
+    Flow f;
+    f.dst_port = port;
+    f.bytes = bytes;
+    return f;
+  };
+  add(a, {flow(1, 10), flow(2, 20), flow(3, 30), flow(4, 40)}, 1);  // full: 1 is the oldest
+  // One block: 5 takes 1's slot (1 written early), then 1 again (prefetched before 5 went in).
+  add(a, {flow(5, 50), flow(1, 11)}, 2);
+  a.flush_all(out.output());
+  std::vector<std::pair<uint16_t, uint64_t>> written;
+  out.for_each(
+      [&](const FlowBlock& b, uint32_t r) { written.emplace_back(b.dst_port[r], b.bytes[r]); });
+  const std::vector<std::pair<uint16_t, uint64_t>> expected = {
+      {1, 10}, {2, 20}, {3, 30}, {4, 40}, {5, 50}, {1, 11}};
+  EXPECT_EQ(written, expected);
+  EXPECT_EQ(a.merged(), 0u);
+  EXPECT_EQ(a.flushed_early(), 2u);
 }
 
 TEST_F(AggregatorTest, NineClientPortsKeepTheirNumbersTenRollUp) {
