@@ -789,6 +789,7 @@ dataplane::DpdkOptions dpdk_options(const config::Config& c) {
     if (config::parse_ip(a, ip)) o.addresses.push_back(ip);
   }
   o.exception_tap = d.exception_tap;
+  o.exception_rate = d.exception_rate;
   for (const config::Listener& l : c.listeners) o.listener_ports.push_back(l.port);
   o.listener_types = listener_types(c);
   o.blocks_per_worker = c.collector.blocks_per_worker;

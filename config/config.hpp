@@ -47,6 +47,10 @@ struct DpdkConfig {
   uint32_t dispatch_ring = 4096;
   std::vector<std::string> addresses;  // "address" and "addresses", answered for ARP/ICMP/ND
   std::string exception_tap;           // kernel TAP for frames not ours (net_tap); "": dropped
+  // Frames a second each worker hands to exception_tap at most (a burst of as many); past it
+  // they are dropped and counted, so a flood of non-flow traffic cannot take a worker's core.
+  // 0: no limit.
+  uint32_t exception_rate = 20'000;
 };
 
 // [collector.af_packet]: the interface and each worker's TPACKET_V3 ring.

@@ -500,7 +500,7 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
     r.check_keys(*d, p, {"devices", "eal_args", "worker_lcores", "exporter_lcores",
                          "dispatch_lcore", "rss", "rx_queues", "rx_descriptors", "mbufs",
                          "mbuf_data_room", "burst", "idle_sleep_us", "dispatch_ring", "address",
-                         "addresses", "exception_tap"});
+                         "addresses", "exception_tap", "exception_rate"});
     DpdkConfig& dp = c.collector.dpdk;
     r.read_string_array(*d, p, "devices", dp.devices);
     r.read_string_array(*d, p, "eal_args", dp.eal_args);
@@ -531,6 +531,7 @@ void read_collector(Reader& r, const toml::table& root, Config& c) {
     r.read_uint(*d, p, "burst", 1, 512, dp.burst);
     r.read_uint(*d, p, "idle_sleep_us", 0, 100'000, dp.idle_sleep_us);
     r.read_uint(*d, p, "dispatch_ring", 64, 1 << 20, dp.dispatch_ring);
+    r.read_uint(*d, p, "exception_rate", 0, 10'000'000, dp.exception_rate);
     if (d->get("dispatch_ring") != nullptr && (dp.dispatch_ring & (dp.dispatch_ring - 1)) != 0) {
       r.error(d->get("dispatch_ring")->source(), p + ".dispatch_ring",
               std::to_string(dp.dispatch_ring) + " is not a power of two");

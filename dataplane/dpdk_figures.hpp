@@ -26,6 +26,7 @@ struct DpdkFigures {
   uint64_t to_kernel = 0;        // frames no listener or reply took, written to the TAP
   uint64_t from_kernel = 0;      // frames the kernel wrote to the TAP, sent out of a data port
   uint64_t exception_drops = 0;  // either way, dropped: the TAP or NIC TX queue took no more
+  uint64_t exception_rate_limited = 0;  // not handed to the TAP: past exception_rate
   uint64_t dropped() const noexcept {
     uint64_t d = dispatch_ring_full;
     for (const DpdkPortFigures& p : ports) d += p.imissed + p.rx_nombuf;

@@ -32,6 +32,7 @@ struct DpdkOptions {
   uint32_t dispatch_ring = 4096;      // mbufs per worker ring (software RSS)
   std::vector<decode::IpAddress> addresses;  // answered for ARP, ICMP echo, IPv6 ND
   std::string exception_tap;          // kernel TAP interface for what is not ours; "": none
+  uint32_t exception_rate = 20'000;   // frames a second a worker hands to it at most; 0: no limit
   std::vector<uint16_t> listener_ports;      // by listener index
   std::vector<decode::FlowType> listener_types;
   uint32_t blocks_per_worker = 128;

@@ -61,6 +61,7 @@ struct alignas(64) ExceptionCounters {
   std::atomic<uint64_t> to_kernel{0};
   std::atomic<uint64_t> from_kernel{0};
   std::atomic<uint64_t> drops{0};
+  std::atomic<uint64_t> rate_limited{0};
 };
 
 void bump(std::atomic<uint64_t>& counter, uint64_t n) noexcept {
@@ -197,8 +198,11 @@ class LcoreWorker {
         }
       }
       const decode::Bytes frame(reinterpret_cast<const std::byte*>(data), m->pkt_len);
-      if (handle_frame(frame, m->port, now)) kernel_[for_kernel++] = m;
-      else pkts[kept++] = m;
+      if (handle_frame(frame, m->port, now) && admit_to_kernel(now)) {
+        kernel_[for_kernel++] = m;
+      } else {
+        pkts[kept++] = m;
+      }
     }
     rte_pktmbuf_free_bulk(pkts, kept);
     if (for_kernel > 0) to_kernel(for_kernel);
@@ -223,6 +227,24 @@ class LcoreWorker {
     // Fragments wait in the reassembler; truncated and malformed frames stay dropped (counted).
     const ParseStatus s = extractor_.last_status();
     return tap_port >= 0 && (s == ParseStatus::kNotIp || s == ParseStatus::kNotUdp);
+  }
+
+  // A token bucket of exception_rate frames a second, as many deep: whether one more frame may
+  // go to the kernel now (else it is counted in rate_limited and dropped).
+  bool admit_to_kernel(uint64_t now_ns) noexcept {
+    const uint64_t rate = options_.exception_rate;
+    if (rate == 0) return true;
+    constexpr uint64_t kNs = 1'000'000'000;
+    // Tokens in billionths of a frame; a pause longer than a second refills the bucket anyway.
+    const uint64_t elapsed = std::min(now_ns - std::min(now_ns, bucket_ns_), kNs);
+    bucket_ns_ = now_ns;
+    tokens_ = std::min(tokens_ + elapsed * rate, rate * kNs);
+    if (tokens_ >= kNs) {
+      tokens_ -= kNs;
+      return true;
+    }
+    bump(exception.rate_limited, 1);
+    return false;
   }
 
   // Hands kernel_[0, n) to this worker's TAP TX queue; what it does not take is dropped.
@@ -302,6 +324,8 @@ class LcoreWorker {
   std::vector<uint8_t> linear_;
   std::vector<uint8_t> reply_;
   rte_mbuf* kernel_[kMaxBurst] = {};
+  uint64_t bucket_ns_ = 0;  // admit_to_kernel()'s last refill
+  uint64_t tokens_ = uint64_t{options_.exception_rate} * 1'000'000'000;  // a full bucket
 };
 
 // Software RSS: reads every RX queue and hands each frame to the ring of the worker that owns
@@ -839,6 +863,7 @@ DpdkFigures DpdkRuntime::figures() const {
     f.to_kernel += w->exception.to_kernel.load(std::memory_order_relaxed);
     f.from_kernel += w->exception.from_kernel.load(std::memory_order_relaxed);
     f.exception_drops += w->exception.drops.load(std::memory_order_relaxed);
+    f.exception_rate_limited += w->exception.rate_limited.load(std::memory_order_relaxed);
   }
   return f;
 }

@@ -385,6 +385,9 @@ void add_dpdk_samples(const dataplane::DpdkFigures& f, MetricsSnapshot& s) {
   s.source.push_back({"dpdk_exception_drops_total",
                       "exception-path frames dropped: the TAP or the data port's TX queue took no more",
                       "", f.exception_drops, true});
+  s.source.push_back({"dpdk_exception_rate_limited_total",
+                      "frames for the kernel dropped past exception_rate (a worker's frames/s)",
+                      "", f.exception_rate_limited, true});
 }
 
 }  // namespace flowgate::exporter

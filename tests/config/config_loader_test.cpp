@@ -259,6 +259,7 @@ idle_sleep_us = 0
 address = "192.0.2.10"
 addresses = ["2001:db8::10"]
 exception_tap = "fg-kernel0"
+exception_rate = 5000
 )", "x.conf");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   const DpdkConfig& d = r.config.collector.dpdk;
@@ -271,6 +272,24 @@ exception_tap = "fg-kernel0"
   EXPECT_EQ(d.idle_sleep_us, 0u);
   EXPECT_EQ(d.addresses, (std::vector<std::string>{"192.0.2.10", "2001:db8::10"}));
   EXPECT_EQ(d.exception_tap, "fg-kernel0");
+  EXPECT_EQ(d.exception_rate, 5000u);
+  EXPECT_EQ(DpdkConfig{}.exception_rate, 20'000u) << "the default";
+}
+
+TEST(ConfigLoader, TheExceptionRateIsAFrameCountASecond) {
+  const auto load = [](const std::string& rate) {
+    return load_config_string("[[inputs.netflow]]\n[[inputs.netflow.listeners]]\n"
+                              "flow_type = \"ipfix\"\n[collector.dpdk]\nexception_rate = " +
+                                  rate + "\n",
+                              "x.conf");
+  };
+  const LoadResult off = load("0");
+  ASSERT_TRUE(off.ok()) << all_errors(off);
+  EXPECT_EQ(off.config.collector.dpdk.exception_rate, 0u) << "0: no limit";
+  const LoadResult huge = load("20000000");
+  ASSERT_EQ(huge.errors.size(), 1u) << all_errors(huge);
+  EXPECT_EQ(huge.errors[0].to_string(),
+            "x.conf:5:18: collector.dpdk.exception_rate: 20000000 is out of range 0..10000000");
 }
 
 TEST(ConfigLoader, TheExceptionTapIsOffUnlessNamed) {

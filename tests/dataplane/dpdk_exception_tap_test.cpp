@@ -297,6 +297,32 @@ class DpdkExceptionTap : public ::testing::Test {
 
   fs::path output() const { return dir_ / "dpdk.jsonl"; }
 
+  // UDP to a port no listener has from 16 routers, to an address the kernel does not have,
+  // written as the capture (no datagram for flowgate); returns the frames in capture order.
+  std::vector<fb::Frame> write_udp_from_16_routers() {
+    std::vector<fb::PcapRecord> records;
+    std::vector<fb::Frame> frames;
+    for (uint8_t r = 1; r <= 16; ++r) {
+      fb::Frame f = ethernet(kNicMac, 0x0800,
+                             fb::ipv4({198, 18, 1, r}, {198, 18, 0, 99},
+                                      fb::udp(40000, 5000, fb::payload_of(16, r))));
+      frames.push_back(f);
+      records.push_back(fb::PcapRecord{1'750'000'000ull * 1'000'000'000 + r * 1000ull, f, 0});
+    }
+    fb::write_pcap(capture(), 1, records);
+    frames_ = records.size();
+    datagrams_ = 0;
+    return frames;
+  }
+
+  // A multi-queue TAP named kTap in `ns`, up, IPv6 off, with 198.18.0.10/24 when `address`.
+  static bool add_tap(const VethNamespace& ns, bool address) {
+    return ns.in(std::string("ip tuntap add dev ") + kTap + " mode tap multi_queue") &&
+           ns.in(std::string("sysctl -qw net.ipv6.conf.") + kTap + ".disable_ipv6=1") &&
+           (!address || ns.in(std::string("ip addr add 198.18.0.10/24 dev ") + kTap)) &&
+           ns.in(std::string("ip link set ") + kTap + " up");
+  }
+
   fs::path dir_;
   uint16_t metrics_port_ = 0;
   size_t frames_ = 0;
@@ -319,10 +345,7 @@ TEST_F(DpdkExceptionTap, HandsWhatIsNotForAListenerToTheKernelAndSendsItsReplies
   // DAD of the kernel's own to count.
   const VethNamespace ns("fgtap" + std::to_string(getpid()));
   ASSERT_TRUE(ns.ok()) << "cannot create a network namespace";
-  ASSERT_TRUE(ns.in(std::string("ip tuntap add dev ") + kTap + " mode tap multi_queue"));
-  ASSERT_TRUE(ns.in(std::string("sysctl -qw net.ipv6.conf.") + kTap + ".disable_ipv6=1"));
-  ASSERT_TRUE(ns.in(std::string("ip addr add 198.18.0.10/24 dev ") + kTap));
-  ASSERT_TRUE(ns.in(std::string("ip link set ") + kTap + " up"));
+  ASSERT_TRUE(add_tap(ns, true));
   TapCapture tap(ns.name(), kTap);
   ASSERT_TRUE(tap.ok()) << "cannot open an AF_PACKET socket on " << kTap;
   netns_ = &ns;
@@ -398,25 +421,12 @@ TEST_F(DpdkExceptionTap, HandsWhatIsNotForAListenerToTheKernelAndSendsItsReplies
 TEST_F(DpdkExceptionTap, TwoWorkersPassFramesBothWaysThroughTheirQueuePairs) {
   if (getuid() != 0) GTEST_SKIP() << "needs root for ip netns and a TAP interface";
   ASSERT_TRUE(fs::exists("/dev/net/tun")) << "/dev/net/tun is missing: load the tun module";
-  // UDP to a port no listener has from 16 routers (spread over the workers by source address),
-  // to an address the kernel does not have: it takes them and answers nothing.
-  std::vector<fb::PcapRecord> records;
-  std::vector<fb::Frame> sent_in;
-  for (uint8_t r = 1; r <= 16; ++r) {
-    fb::Frame f = ethernet(kNicMac, 0x0800, fb::ipv4({198, 18, 1, r}, {198, 18, 0, 99}, fb::udp(40000, 5000, fb::payload_of(16, r))));
-    sent_in.push_back(f);
-    records.push_back(fb::PcapRecord{1'750'000'000ull * 1'000'000'000 + r * 1000ull, f, 0});
-  }
-  fb::write_pcap(capture(), 1, records);
-  frames_ = records.size();
-  datagrams_ = 0;
+  // Spread over the workers by source address; the kernel takes them and answers nothing.
+  const std::vector<fb::Frame> sent_in = write_udp_from_16_routers();
 
   const VethNamespace ns("fgtap" + std::to_string(getpid()));
   ASSERT_TRUE(ns.ok()) << "cannot create a network namespace";
-  ASSERT_TRUE(ns.in(std::string("ip tuntap add dev ") + kTap + " mode tap multi_queue"));
-  ASSERT_TRUE(ns.in(std::string("sysctl -qw net.ipv6.conf.") + kTap + ".disable_ipv6=1"));
-  ASSERT_TRUE(ns.in(std::string("ip addr add 198.18.0.10/24 dev ") + kTap));
-  ASSERT_TRUE(ns.in(std::string("ip link set ") + kTap + " up"));
+  ASSERT_TRUE(add_tap(ns, true));
   TapCapture tap(ns.name(), kTap);
   ASSERT_TRUE(tap.ok()) << "cannot open an AF_PACKET socket on " << kTap;
   netns_ = &ns;
@@ -451,6 +461,33 @@ TEST_F(DpdkExceptionTap, TwoWorkersPassFramesBothWaysThroughTheirQueuePairs) {
   const std::vector<fb::Frame> out = read_frames(transmitted());
   EXPECT_EQ(out.size(), 16u);
   EXPECT_EQ(as_multiset(out), as_multiset(tap.sent));
+}
+
+// A flood of frames for the kernel is cut at exception_rate a second per worker (a bucket as
+// deep): 16 frames at once with a rate of 4, and 4 reach the TAP, 12 are counted.
+TEST_F(DpdkExceptionTap, AFloodForTheKernelIsCutAtTheExceptionRate) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root for ip netns and a TAP interface";
+  ASSERT_TRUE(fs::exists("/dev/net/tun")) << "/dev/net/tun is missing: load the tun module";
+  write_udp_from_16_routers();
+
+  const VethNamespace ns("fgtapr" + std::to_string(getpid()));
+  ASSERT_TRUE(ns.ok()) << "cannot create a network namespace";
+  ASSERT_TRUE(add_tap(ns, false));
+  TapCapture tap(ns.name(), kTap);
+  ASSERT_TRUE(tap.ok()) << "cannot open an AF_PACKET socket on " << kTap;
+  netns_ = &ns;
+  start(kTap, [](const std::map<std::string, uint64_t>& m) {
+    return sum_prefixed(m, "flowgate_dpdk_exception_to_kernel_total") +
+               sum_prefixed(m, "flowgate_dpdk_exception_rate_limited_total") ==
+           16;
+  }, "exception_rate = 4\n");
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_dpdk_exception_to_kernel_total"), 4u);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_dpdk_exception_rate_limited_total"), 12u);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_dpdk_exception_drops_total"), 0u);
+  stop_and_compare({});
+  netns_ = nullptr;
+  tap.drain();
+  EXPECT_EQ(tap.received.size(), 4u);
 }
 
 TEST_F(DpdkExceptionTap, WithoutTheKeyTheSameFramesAreDroppedAndCounted) {

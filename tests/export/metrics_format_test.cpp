@@ -209,6 +209,7 @@ TEST(MetricsFormat, DpdkExceptionPathCounters) {
   dpdk.to_kernel = 7;
   dpdk.from_kernel = 5;
   dpdk.exception_drops = 2;
+  dpdk.exception_rate_limited = 11;
   add_dpdk_samples(dpdk, snapshot);
   const std::string text = format_metrics(snapshot);
   EXPECT_NE(text.find("# TYPE flowgate_dpdk_exception_to_kernel_total counter\n"
@@ -216,6 +217,8 @@ TEST(MetricsFormat, DpdkExceptionPathCounters) {
             std::string::npos) << text;
   EXPECT_NE(text.find("flowgate_dpdk_exception_from_kernel_total 5\n"), std::string::npos) << text;
   EXPECT_NE(text.find("flowgate_dpdk_exception_drops_total 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("flowgate_dpdk_exception_rate_limited_total 11\n"), std::string::npos)
+      << text;
 }
 
 TEST(MetricsFormat, ReassemblyDropsByReason) {
