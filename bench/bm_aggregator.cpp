@@ -7,6 +7,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include <time.h>
+
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -239,7 +242,59 @@ void BM_Aggregator_LargeTableMerging(benchmark::State& state) {
   run_without_flush(state, blocks, c, true);
 }
 
+// LargeTableMerging<300000> as an exporter thread meets it at a low rate: one block, then a
+// pause of state.range(0) microseconds before the next, as the thread waits for the worker.
+// state.range(1) says how it waits: 0 asleep in nanosleep (as flowgate does), 1 spinning on
+// the clock without touching memory. Only the adds are timed (manual time), so the figure is
+// the cost per record of tables that waited that long. On a shared VM a sleep gives the core
+// to others, who take the caches with them; a spin keeps it (issue 10's low-rate figures).
+void BM_Aggregator_LargeTablePaced(benchmark::State& state) {
+  const auto blocks = make_blocks(
+      [](uint32_t, Mix& m) { return conversation(static_cast<uint32_t>(m.next() >> 8) % 300000); },
+      512);
+  AggregatorConfig c;
+  c.max_keys = 1'000'000;
+  c.rollup_capacity = 1'000'000;
+  c.flush_interval_ms = kIntervalMs * 1'000'000;
+  c.rollup_refresh_ms = kIntervalMs * 1'000'000;
+  Aggregator agg(c);
+  Sink sink;
+  const uint64_t now = 1'700'000'000'000;
+  for (const auto& b : blocks) agg.add(*b, now, sink.output);  // every key in the table
+  sink.drain();
+  const auto pause = std::chrono::microseconds(state.range(0));
+  const bool spin = state.range(1) != 0;
+  uint64_t records = 0;
+  size_t next = 0;
+  for (auto _ : state) {
+    std::chrono::duration<double> adding{0};
+    for (int i = 0; i < 32; ++i, next = (next + 1) % blocks.size()) {
+      if (pause.count() != 0 && spin) {
+        const auto until = std::chrono::steady_clock::now() + pause;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+      } else if (pause.count() != 0) {
+        const timespec t{0, static_cast<long>(pause.count()) * 1000};
+        nanosleep(&t, nullptr);
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      agg.add(*blocks[next], now, sink.output);
+      adding += std::chrono::steady_clock::now() - t0;
+      records += blocks[next]->size;
+    }
+    state.SetIterationTime(adding.count());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(records));
+}
+
 BENCHMARK(BM_Aggregator_AllDistinct);
+BENCHMARK(BM_Aggregator_LargeTablePaced)
+    ->Args({0, 0})
+    ->Args({350, 0})
+    ->Args({350, 1})
+    ->Args({1500, 0})
+    ->Args({1500, 1})
+    ->UseManualTime();
 BENCHMARK(BM_Aggregator_HeavyMerging);
 BENCHMARK(BM_Aggregator_PortRollupChurn);
 BENCHMARK(BM_Aggregator_KeyBoundEviction);
