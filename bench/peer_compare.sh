@@ -13,8 +13,10 @@
 # FLOWGATE_MAX_KEYS: when set, one more flowgate row with aggregation on and
 # [aggregation] max_keys = FLOWGATE_MAX_KEYS ("flowgate-agg-on-keys<N>"), and
 # FLOWGATE_DIRECT_IO: when set, one more with aggregation off and the file output's
-# direct_io = true ("flowgate-agg-off-direct_io"). Only loopback is used; every trial is
-# bounded by the harness.
+# direct_io = true ("flowgate-agg-off-direct_io"), and FLOWGATE_DEV_NULL: when set, one more
+# with aggregation off and the JSON written to /dev/null ("flowgate-agg-off-dev_null": the
+# encoding and the write calls without a file system's cost). Only loopback is used; every
+# trial is bounded by the harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -49,9 +51,12 @@ trap 'sysctl -q -w net.core.rmem_max="$orig_rmem" || true' EXIT
 } > "$PB_RESULTS/machine.txt"
 cat "$PB_RESULTS/machine.txt"
 
-flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN [max_keys=N | direct_io]
+flowgate_peer() {  # flowgate_peer AGGREGATION PROTO RUN [max_keys=N | direct_io | dev_null]
   local option="${4:-}" label=""
-  case "$option" in max_keys=*) label="-keys${option#max_keys=}" ;; direct_io) label="-direct_io" ;; esac
+  case "$option" in
+    max_keys=*) label="-keys${option#max_keys=}" ;;
+    direct_io | dev_null) label="-$option" ;;
+  esac
   PEER_NAME="flowgate-agg-$1$label" \
   PEER_CMD="$root/bench/peerbench_flowgate.sh start {port} {out} {proto} {rcvbuf} $1 $option" \
   PEER_COUNT_CMD="$root/bench/peerbench_flowgate.sh count {out}" \
@@ -76,6 +81,10 @@ for run in $(seq 1 "$runs"); do
     if [ -n "${FLOWGATE_DIRECT_IO:-}" ]; then
       flowgate_peer off "$proto" "$run" direct_io ||
         echo "== flowgate (aggregation off, direct_io) $proto run $run failed" >&2
+    fi
+    if [ -n "${FLOWGATE_DEV_NULL:-}" ]; then
+      flowgate_peer off "$proto" "$run" dev_null ||
+        echo "== flowgate (aggregation off, /dev/null) $proto run $run failed" >&2
     fi
   done
 done

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # flowgate as a peer of ../shared/peerbench (through its peers/custom.sh):
 #
-#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [max_keys=N] [direct_io]
+#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [max_keys=N] [direct_io|dev_null]
 #       runs flowgate in the foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO
 #       (v5 v9 ipfix sflow), 1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation
 #       on|off as shipped otherwise ([aggregation] max_keys = N when given), JSON records to
-#       OUT/flows.jsonl (with direct_io = true when given), log to OUT/flowgate.log
+#       OUT/flows.jsonl (with direct_io = true when given; to /dev/null with dev_null, so every
+#       record is still encoded and written but no file system takes it), log to OUT/flowgate.log
 #   peerbench_flowgate.sh count OUT    prints the flow records flowgate decoded (the exit
 #       summary's records=), after it exited
 #
@@ -17,10 +18,12 @@ flowgate="${FLOWGATE:-$here/build/flowgate}"
 case "${1:-}" in
   start)
     port="$2" out="$3" proto="$4" rcvbuf="$5" aggregation="$6" max_keys="" direct_io=""
+    path="$out/flows.jsonl"
     for option in "${@:7}"; do
       case "$option" in
         max_keys=*) max_keys="${option#max_keys=}" ;;
         direct_io) direct_io=true ;;
+        dev_null) path=/dev/null ;;
         *) echo "unknown option $option" >&2; exit 2 ;;
       esac
     done
@@ -44,7 +47,7 @@ enabled = $enabled
 ${max_keys:+max_keys = $max_keys}
 [[outputs]]
 type = "file"
-path = "$out/flows.jsonl"
+path = "$path"
 batch_records = 4096
 ${direct_io:+direct_io = true}
 [metrics]
