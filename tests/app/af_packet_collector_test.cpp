@@ -70,7 +70,7 @@ class AfPacketCollector : public ::testing::Test {
          "  [[inputs.netflow.listeners]]\n    flow_type = \"sflow5\"\n"
       << "    port = " << kSflowPort << "\n"
       << "[collector]\nmode = \"" << (af_packet ? "af_packet" : "socket") << "\"\n"
-      << "workers = " << workers << "\n"
+      << "workers = " << workers << "\n" << collector_keys_
       << "[collector.af_packet]\ninterface = \"fgb\"\n" << ring_
       << "[aggregation]\nenabled = false\n"
          "[[outputs]]\ntype = \"file\"\n"
@@ -154,6 +154,7 @@ class AfPacketCollector : public ::testing::Test {
   ExitSummary summary_;
   int runs_ = 0;
   std::string ring_ = "blocks = 8\n";  // [collector.af_packet] ring keys
+  std::string collector_keys_;            // more [collector] keys
   std::vector<std::string> as_user_;      // a command that runs the collector as another user
 };
 
@@ -193,6 +194,33 @@ TEST_F(AfPacketCollector, FanoutKeepsEachExporterOnOneWorker) {
     EXPECT_EQ(last_metrics_[key], expected_per_worker[static_cast<size_t>(w)]) << key;
   }
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_decode_errors_total"), 0u);
+}
+
+// Template persistence through the af_packet worker: a first run learns the v9 and IPFIX
+// templates from the wire and saves them at shutdown; a restart that is sent only data decodes
+// it from the first frame and writes what the first run wrote for the same data.
+TEST_F(AfPacketCollector, ARestartDecodesDataFromTheFirstFrame) {
+  collector_keys_ = "template_state = \"" + (dir_ / "templates.state").string() + "\"\n";
+  std::vector<Datagram> all;
+  std::vector<Datagram> data;
+  add(all, file_payloads("goflow2/bin/netflow9_TestDecodeNetFlowV9_template_L14.bin"), kFlowPort);
+  add(all, file_payloads("logstash-codec-netflow/dat/ipfix_test_mikrotik_tpl.dat"), kFlowPort);
+  for (auto* to : {&all, &data}) {
+    add(*to, file_payloads("goflow2/bin/netflow9_TestDecodeNetFlowV9_data_L118.bin"), kFlowPort);
+    add(*to, file_payloads("logstash-codec-netflow/dat/ipfix_test_mikrotik_data258.dat"),
+        kFlowPort);
+  }
+
+  size_t frames = write_capture(capture(), all, kSenderPort);
+  const std::vector<std::string> first = comparable_records(live_run(1, frames, all.size()));
+  ASSERT_GT(first.size(), 0u) << read_text(err());
+  ASSERT_NE(read_text(err()).find("template state: saved"), std::string::npos) << read_text(err());
+
+  frames = write_capture(capture(), data, kSenderPort);
+  const std::vector<std::string> second = comparable_records(live_run(1, frames, data.size()));
+  EXPECT_NE(read_text(err()).find("template state: loaded"), std::string::npos) << read_text(err());
+  EXPECT_EQ(second, first) << difference(first, second);
+  EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_decode_pending_buffered_total"), 0u);
 }
 
 // UDP to other ports, ICMP and TCP reach the veth (its rx_packets counts them) but never user
