@@ -172,27 +172,16 @@ TEST_F(AfPacketCollector, CorpusReplayWritesWhatPcapModeWrites) {
 // datagram count is then exactly what the source hash assigns it), miss no template, and
 // write what the single-threaded --pcap run writes.
 TEST_F(AfPacketCollector, FanoutKeepsEachExporterOnOneWorker) {
-  std::vector<Payload> corpus = netflow9_corpus();
-  for (Payload& p : ipfix_corpus()) corpus.push_back(std::move(p));
-  constexpr uint32_t kExporters = 17;
-  std::vector<Datagram> datagrams;
-  std::array<uint64_t, 2> expected_per_worker{};
-  for (uint32_t e = 0; e < kExporters; ++e) {
-    const std::array<uint8_t, 4> exporter = {10, 1, 0, static_cast<uint8_t>(1 + e)};
-    expected_per_worker[dataplane::fanout_worker(exporter, 2)] += corpus.size();
-    for (const Payload& p : corpus) datagrams.push_back(Datagram{p, kFlowPort, exporter});
-  }
-  ASSERT_GT(expected_per_worker[0], 0u);
-  ASSERT_GT(expected_per_worker[1], 0u);
-  const size_t frames = write_capture(capture(), datagrams, kSenderPort);
+  const SpreadCorpus s = corpus_from_exporters(17, kFlowPort, [](const std::array<uint8_t, 4>& a) {
+    return dataplane::fanout_worker(a, 2);
+  });
+  ASSERT_GT(s.per_worker[0], 0u);
+  ASSERT_GT(s.per_worker[1], 0u);
+  const size_t frames = write_capture(capture(), s.datagrams, kSenderPort);
   const fs::path expected = pcap_run();
-  expect_same_records(expected, live_run(2, frames, datagrams.size(), 20000));
+  expect_same_records(expected, live_run(2, frames, s.datagrams.size(), 20000));
   EXPECT_NE(read_text(err()).find("hashes the IP source address"), std::string::npos);
-  for (int w = 0; w < 2; ++w) {
-    const std::string key =
-        "flowgate_worker_datagrams_received_total{worker=\"" + std::to_string(w) + "\"}";
-    EXPECT_EQ(last_metrics_[key], expected_per_worker[static_cast<size_t>(w)]) << key;
-  }
+  expect_datagrams_per_worker(last_metrics_, s.per_worker);
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_decode_errors_total"), 0u);
 }
 

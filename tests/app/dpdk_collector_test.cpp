@@ -221,32 +221,20 @@ TEST_F(DpdkCollector, ReadsChainedMbufsFromASmallDataRoom) {
 // worker's datagram count is then a whole number of corpora, exactly as the hash assigns
 // them), miss no template, and write what the single-threaded --pcap run writes.
 TEST_F(DpdkCollector, SoftwareRssKeepsEachExporterOnOneWorker) {
-  std::vector<Payload> corpus = netflow9_corpus();
-  for (Payload& p : ipfix_corpus()) corpus.push_back(std::move(p));
-  constexpr uint32_t kExporters = 17;
-  std::vector<Datagram> datagrams;
-  std::array<uint64_t, 2> expected_per_worker{};
-  for (uint32_t e = 0; e < kExporters; ++e) {
-    const std::array<uint8_t, 4> exporter = {10, 1, static_cast<uint8_t>(e / 200),
-                                             static_cast<uint8_t>(1 + e % 200)};
+  const SpreadCorpus s = corpus_from_exporters(17, kFlowPort, [](const std::array<uint8_t, 4>& a) {
     const fb::Frame probe =
-        fb::ethernet(0x0800, fb::ipv4(exporter, {127, 0, 0, 1}, fb::udp(kSenderPort, kFlowPort, {})));
-    expected_per_worker[dataplane::source_shard(probe.data(), probe.size(), 2)] += corpus.size();
-    for (const Payload& p : corpus) datagrams.push_back(Datagram{p, kFlowPort, exporter});
-  }
-  ASSERT_GT(expected_per_worker[0], 0u);
-  ASSERT_GT(expected_per_worker[1], 0u);
-  const size_t frames = write_capture(capture(), datagrams, kSenderPort);
+        fb::ethernet(0x0800, fb::ipv4(a, {127, 0, 0, 1}, fb::udp(kSenderPort, kFlowPort, {})));
+    return dataplane::source_shard(probe.data(), probe.size(), 2);
+  });
+  ASSERT_GT(s.per_worker[0], 0u);
+  ASSERT_GT(s.per_worker[1], 0u);
+  const size_t frames = write_capture(capture(), s.datagrams, kSenderPort);
   DpdkRun r;
   r.workers = 2;
   const fs::path expected = pcap_run(r);
-  expect_same_records(expected, dpdk_run(r, frames, datagrams.size()));
+  expect_same_records(expected, dpdk_run(r, frames, s.datagrams.size()));
   EXPECT_NE(read_text(err()).find("software RSS"), std::string::npos) << read_text(err());
-  for (int w = 0; w < 2; ++w) {
-    const std::string key =
-        "flowgate_worker_datagrams_received_total{worker=\"" + std::to_string(w) + "\"}";
-    EXPECT_EQ(last_metrics_[key], expected_per_worker[static_cast<size_t>(w)]) << key;
-  }
+  expect_datagrams_per_worker(last_metrics_, s.per_worker);
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_dpdk_dispatched_total"), frames);
   EXPECT_EQ(sum_prefixed(last_metrics_, "flowgate_decode_errors_total"), 0u);
 }
@@ -290,19 +278,6 @@ TEST_F(DpdkCollector, RefusesHardwareRssWhereTheDeviceCannotDoIt) {
 }
 
 // Frames of a pcap file (the vdev's tx_pcap), in order.
-std::vector<fb::Frame> read_frames(const fs::path& path) {
-  std::vector<fb::Frame> out;
-  char error[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline(path.c_str(), error);
-  EXPECT_NE(p, nullptr) << error;
-  if (p == nullptr) return out;
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  while (pcap_next_ex(p, &h, &data) == 1) out.emplace_back(data, data + h->caplen);
-  pcap_close(p);
-  return out;
-}
-
 uint16_t be16(const fb::Frame& f, size_t at) { return static_cast<uint16_t>(f[at] << 8 | f[at + 1]); }
 
 TEST_F(DpdkCollector, AnswersArpPingAndNeighbourSolicitationForItsAddresses) {

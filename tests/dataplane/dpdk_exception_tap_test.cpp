@@ -113,19 +113,6 @@ fb::Frame ssh_syn() {
 // UDP to a port no listener has (checksum 0: none, allowed over IPv4).
 fb::Frame udp_to_5000() { return ipv4_to_box(17, fb::udp(40500, 5000, fb::payload_of(24))); }
 
-std::vector<fb::Frame> read_frames(const fs::path& path) {
-  std::vector<fb::Frame> out;
-  char error[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline(path.c_str(), error);
-  EXPECT_NE(p, nullptr) << error;
-  if (p == nullptr) return out;
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  while (pcap_next_ex(p, &h, &data) == 1) out.emplace_back(data, data + h->caplen);
-  pcap_close(p);
-  return out;
-}
-
 // Frames in an order-free form, for what several workers pass on concurrently.
 std::multiset<std::string> as_multiset(const std::vector<fb::Frame>& frames) {
   std::multiset<std::string> out;

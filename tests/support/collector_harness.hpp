@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <pcap/pcap.h>
 #include <signal.h>
 #include <simdjson.h>
 #include <sys/socket.h>
@@ -209,6 +210,20 @@ struct Datagram {
   std::array<uint8_t, 4> exporter = {127, 0, 0, 1};  // source address in a written capture
 };
 
+// Every frame of a capture file (as a TAP or net_pcap's tx_pcap wrote it), in order.
+inline std::vector<dataplane::testing::Frame> read_frames(const fs::path& path) {
+  std::vector<dataplane::testing::Frame> out;
+  char error[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_open_offline(path.c_str(), error);
+  EXPECT_NE(p, nullptr) << error;
+  if (p == nullptr) return out;
+  pcap_pkthdr* h = nullptr;
+  const u_char* data = nullptr;
+  while (pcap_next_ex(p, &h, &data) == 1) out.emplace_back(data, data + h->caplen);
+  pcap_close(p);
+  return out;
+}
+
 // Every UDP payload of a capture, in capture order.
 inline std::vector<Payload> capture_payloads(const std::string& relative) {
   dataplane::PcapSource source;
@@ -255,6 +270,39 @@ inline std::vector<Payload> ipfix_corpus() {
     v.push_back(std::move(p));
   }
   return v;
+}
+
+// `exporters` exporters (10.1.x.y) each sending the whole v9 + IPFIX corpus, templates
+// included, to `port`, for the tests of a hash that spreads exporters over two workers:
+// `per_worker[w]` is how many datagrams worker w gets if `worker_of(exporter address)` is the
+// worker the hash picks.
+struct SpreadCorpus {
+  std::vector<Datagram> datagrams;
+  std::array<uint64_t, 2> per_worker{};
+};
+template <typename WorkerOf>
+SpreadCorpus corpus_from_exporters(uint32_t exporters, uint16_t port, WorkerOf worker_of) {
+  std::vector<Payload> corpus = netflow9_corpus();
+  for (Payload& p : ipfix_corpus()) corpus.push_back(std::move(p));
+  SpreadCorpus s;
+  for (uint32_t e = 0; e < exporters; ++e) {
+    const std::array<uint8_t, 4> exporter = {10, 1, static_cast<uint8_t>(e / 200),
+                                             static_cast<uint8_t>(1 + e % 200)};
+    s.per_worker.at(worker_of(exporter)) += corpus.size();
+    for (const Payload& p : corpus) s.datagrams.push_back(Datagram{p, port, exporter});
+  }
+  return s;
+}
+
+// Each worker's flowgate_worker_datagrams_received_total in `metrics` is what `per_worker`
+// says: every exporter's datagrams went to the one worker the hash picked.
+inline void expect_datagrams_per_worker(std::map<std::string, uint64_t>& metrics,
+                                        const std::array<uint64_t, 2>& per_worker) {
+  for (size_t w = 0; w < per_worker.size(); ++w) {
+    const std::string key =
+        "flowgate_worker_datagrams_received_total{worker=\"" + std::to_string(w) + "\"}";
+    EXPECT_EQ(metrics[key], per_worker[w]) << key;
+  }
 }
 
 inline std::vector<Payload> netflow5_corpus() {
