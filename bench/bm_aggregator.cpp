@@ -224,6 +224,23 @@ void BM_Aggregator_FullTableMix(benchmark::State& state) {
   run_without_flush(state, blocks, AggregatorConfig{}, false);  // the shipped defaults
 }
 
+// 512 blocks of flows drawn at random from `conversations` conversations.
+std::vector<std::unique_ptr<FlowBlock>> random_conversation_blocks(uint32_t conversations) {
+  return make_blocks(
+      [conversations](uint32_t, Mix& m) {
+        return conversation(static_cast<uint32_t>(m.next() >> 8) % conversations);
+      },
+      512);
+}
+
+// A key bound and roll-up capacity of 1,000,000: room for every key of these benchmarks.
+AggregatorConfig holding_config() {
+  AggregatorConfig c;
+  c.max_keys = 1'000'000;
+  c.rollup_capacity = 1'000'000;
+  return c;
+}
+
 // A key bound that holds the whole working set, as an operator sizes it for a busy exporter:
 // kConversations drawn at random against `max_keys` 1,000,000, so after the warm-up pass every
 // record merges. With 300,000 (peerbench's traffic has ~288,000 keys) the ~60 MB of records,
@@ -231,15 +248,7 @@ void BM_Aggregator_FullTableMix(benchmark::State& state) {
 // the same code on tables that fit them.
 template <uint32_t kConversations>
 void BM_Aggregator_LargeTableMerging(benchmark::State& state) {
-  const auto blocks = make_blocks(
-      [](uint32_t, Mix& m) {
-        return conversation(static_cast<uint32_t>(m.next() >> 8) % kConversations);
-      },
-      512);
-  AggregatorConfig c;
-  c.max_keys = 1'000'000;
-  c.rollup_capacity = 1'000'000;
-  run_without_flush(state, blocks, c, true);
+  run_without_flush(state, random_conversation_blocks(kConversations), holding_config(), true);
 }
 
 // LargeTableMerging<300000> as an exporter thread meets it at a low rate: one block, then a
@@ -249,12 +258,8 @@ void BM_Aggregator_LargeTableMerging(benchmark::State& state) {
 // the cost per record of tables that waited that long. On a shared VM a sleep gives the core
 // to others, who take the caches with them; a spin keeps it (issue 10's low-rate figures).
 void BM_Aggregator_LargeTablePaced(benchmark::State& state) {
-  const auto blocks = make_blocks(
-      [](uint32_t, Mix& m) { return conversation(static_cast<uint32_t>(m.next() >> 8) % 300000); },
-      512);
-  AggregatorConfig c;
-  c.max_keys = 1'000'000;
-  c.rollup_capacity = 1'000'000;
+  const auto blocks = random_conversation_blocks(300000);
+  AggregatorConfig c = holding_config();
   c.flush_interval_ms = kIntervalMs * 1'000'000;
   c.rollup_refresh_ms = kIntervalMs * 1'000'000;
   Aggregator agg(c);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # flowgate as a peer of ../shared/peerbench (through its peers/custom.sh):
 #
-#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [max_keys=N] [direct_io|dev_null]
+#   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [max_keys=N]
+#                              [direct_io|dev_null]
 #       runs flowgate in the foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO
 #       (v5 v9 ipfix sflow), 1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation
 #       on|off as shipped otherwise ([aggregation] max_keys = N when given), JSON records to
@@ -59,7 +60,7 @@ CONF
     sed -n 's/.*exit summary: datagrams=[0-9]* records=\([0-9]*\).*/\1/p' "$2/flowgate.log" | tail -1
     ;;
   *)
-    sed -n '2,13p' "$0"
+    sed -n '2,14p' "$0"
     exit 2
     ;;
 esac

@@ -277,7 +277,6 @@ TEST_F(DpdkCollector, RefusesHardwareRssWhereTheDeviceCannotDoIt) {
   EXPECT_NE(read_text(err()).find("RTE_ETH_RSS_L3_SRC_ONLY"), std::string::npos) << read_text(err());
 }
 
-// Frames of a pcap file (the vdev's tx_pcap), in order.
 uint16_t be16(const fb::Frame& f, size_t at) { return static_cast<uint16_t>(f[at] << 8 | f[at + 1]); }
 
 TEST_F(DpdkCollector, AnswersArpPingAndNeighbourSolicitationForItsAddresses) {
