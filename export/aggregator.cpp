@@ -18,38 +18,58 @@ using decode::FlowBlock;
 
 namespace {
 
-// Keys are compared as four 16-byte vectors straight from memory (no call to memcmp, and no
-// copy of either key through the stack on the probe path).
-template <typename K>
-bool same_key(const K& a, const K& b) noexcept {
-  static_assert(sizeof(K) == 64);
+// Key heads are compared as two overlapping 16-byte vectors (bytes 0-15 and 12-27) straight
+// from memory: no copy of either head through the stack on the probe path.
+template <typename H>
+bool same_head(const H& a, const H& b) noexcept {
+  static_assert(sizeof(H) == 28 && std::has_unique_object_representations_v<H>);
+  const auto* x = reinterpret_cast<const unsigned char*>(&a);
+  const auto* y = reinterpret_cast<const unsigned char*>(&b);
 #if defined(__SSE4_1__)
-  const auto* x = reinterpret_cast<const __m128i*>(&a);
-  const auto* y = reinterpret_cast<const __m128i*>(&b);
-  __m128i diff = _mm_xor_si128(_mm_loadu_si128(x), _mm_loadu_si128(y));
-  for (int i = 1; i < 4; ++i) {
-    diff = _mm_or_si128(diff, _mm_xor_si128(_mm_loadu_si128(x + i), _mm_loadu_si128(y + i)));
-  }
+  const auto load = [](const unsigned char* p) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  };
+  const __m128i diff = _mm_or_si128(_mm_xor_si128(load(x), load(y)),
+                                    _mm_xor_si128(load(x + 12), load(y + 12)));
   return _mm_testz_si128(diff, diff) != 0;
 #else
-  uint64_t x[8], y[8];
-  std::memcpy(x, &a, sizeof(K));
-  std::memcpy(y, &b, sizeof(K));
-  uint64_t diff = 0;
-  for (int i = 0; i < 8; ++i) diff |= x[i] ^ y[i];
-  return diff == 0;
+  return std::memcmp(x, y, sizeof(H)) == 0;
 #endif
 }
 
-// The hash of a key's eight words. Four independent folds, so it costs about one multiply's
-// latency.
-uint32_t hash_words(const uint64_t (&w)[8]) noexcept {
-  using decode::fold_multiply;
-  const uint64_t h = fold_multiply(w[0] ^ 0xa0761d6478bd642full, w[1] ^ 0xe7037ed1a0b428dbull) ^
-                     fold_multiply(w[2] ^ 0x8ebc6af09c88c6e3ull, w[3] ^ 0x589965cc75374cc3ull) ^
-                     fold_multiply(w[4] ^ 0x1d8e4e27c47d124full, w[5] ^ 0x9e3779b97f4a7c15ull) ^
-                     fold_multiply(w[6] ^ 0xbf58476d1ce4e5b9ull, w[7] ^ 0x94d049bb133111ebull);
-  return static_cast<uint32_t>(h ^ (h >> 32));
+// Bytes 8-11 of a v4-mapped address (00 00 ff ff) as a little-endian word; bytes 0-7 are zero.
+constexpr uint32_t kMappedPrefixEnd = 0xffff0000u;
+
+// Whether all three addresses are v4-mapped (::ffff:a.b.c.d): their first twelve bytes are
+// ten zeros and two 0xff.
+bool all_v4_mapped(const unsigned char* a, const unsigned char* b,
+                   const unsigned char* c) noexcept {
+#if defined(__SSE4_1__)
+  const __m128i prefix = _mm_set_epi32(0, static_cast<int>(kMappedPrefixEnd), 0, 0);
+  const __m128i first_twelve = _mm_set_epi32(0, -1, -1, -1);
+  const auto differs = [&](const unsigned char* p) {
+    return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), prefix);
+  };
+  const __m128i diff = _mm_or_si128(_mm_or_si128(differs(a), differs(b)), differs(c));
+  return _mm_testz_si128(diff, first_twelve) != 0;
+#else
+  const auto mapped = [](const unsigned char* p) {
+    uint64_t zeros;
+    uint32_t end;
+    std::memcpy(&zeros, p, 8);
+    std::memcpy(&end, p + 8, 4);
+    return zeros == 0 && end == kMappedPrefixEnd;
+  };
+  return mapped(a) && mapped(b) && mapped(c);
+#endif
+}
+
+// An address from the first twelve bytes and the last four (as they lie in memory).
+decode::IpAddress address(const std::array<uint8_t, 12>& upper, uint32_t low) noexcept {
+  decode::IpAddress a;
+  std::memcpy(a.bytes.data(), upper.data(), 12);
+  std::memcpy(a.bytes.data() + 12, &low, 4);
+  return a;
 }
 
 uint64_t bucket_count(uint32_t max_keys) noexcept { return std::bit_ceil(uint64_t{max_keys} * 2); }
@@ -74,19 +94,18 @@ uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
          PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
 
-inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, Key& key) noexcept {
-  // The key is built as the eight words it is hashed and compared as, in registers: writing
-  // its fields one by one and reading them back as words stalled on store forwarding.
-  static_assert(sizeof(Key) == 64 && std::has_unique_object_representations_v<Key>);
-  static_assert(offsetof(Key, src) == 16 && offsetof(Key, dst) == 32 &&
-                offsetof(Key, in_if) == 48 && offsetof(Key, src_port) == 52 &&
-                offsetof(Key, dst_port) == 54 && offsetof(Key, ns) == 56 &&
-                offsetof(Key, protocol) == 58 && offsetof(Key, tos) == 59 &&
-                offsetof(Key, rollup) == 60 && std::endian::native == std::endian::little);
-  uint64_t w[8];
-  std::memcpy(&w[0], b.exporter_addr[r].bytes.data(), 16);
-  std::memcpy(&w[2], b.src_addr[r].bytes.data(), 16);
-  std::memcpy(&w[4], b.dst_addr[r].bytes.data(), 16);
+inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, KeyHead& head) noexcept {
+  // The head is built as the words it is hashed and compared as, in registers: writing its
+  // fields one by one and reading them back as words stalled on store forwarding.
+  static_assert(offsetof(KeyHead, src_low) == 4 && offsetof(KeyHead, dst_low) == 8 &&
+                offsetof(KeyHead, in_if) == 12 && offsetof(KeyHead, src_port) == 16 &&
+                offsetof(KeyHead, dst_port) == 18 && offsetof(KeyHead, ns) == 20 &&
+                offsetof(KeyHead, protocol) == 22 && offsetof(KeyHead, tos) == 23 &&
+                offsetof(KeyHead, rollup) == 24 && offsetof(KeyHead, wide) == 25 &&
+                sizeof(KeyHead) == 28 && std::endian::native == std::endian::little);
+  const unsigned char* exporter = b.exporter_addr[r].bytes.data();
+  const unsigned char* src = b.src_addr[r].bytes.data();
+  const unsigned char* dst = b.dst_addr[r].bytes.data();
   uint64_t src_port = b.src_port[r];
   uint64_t dst_port = b.dst_port[r];
   uint64_t rollup = 0;
@@ -105,27 +124,59 @@ inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, Key& key) n
   }
   const uint16_t l = b.listener[r];
   const uint64_t ns = l < config_.listener_namespace.size() ? config_.listener_namespace[l] : 0;
-  w[6] = b.in_if[r] | src_port << 32 | dst_port << 48;
-  w[7] = ns | uint64_t{b.protocol[r]} << 16 | uint64_t{b.tos[r]} << 24 | rollup << 32;
-  // The addresses go from the block to the key as they are, the last two words from registers;
-  // one copy of all eight from the stack would read them back across two stores.
-  auto* out = reinterpret_cast<unsigned char*>(&key);
-  std::memcpy(out, b.exporter_addr[r].bytes.data(), 16);
-  std::memcpy(out + 16, b.src_addr[r].bytes.data(), 16);
-  std::memcpy(out + 32, b.dst_addr[r].bytes.data(), 16);
-  std::memcpy(out + 48, &w[6], 8);
-  std::memcpy(out + 56, &w[7], 8);
-  return hash_words(w);
+  uint32_t exporter_low, src_low, dst_low;
+  std::memcpy(&exporter_low, exporter + 12, 4);
+  std::memcpy(&src_low, src + 12, 4);
+  std::memcpy(&dst_low, dst + 12, 4);
+  const bool wide = !all_v4_mapped(exporter, src, dst);
+  const uint64_t words[3] = {exporter_low | uint64_t{src_low} << 32,
+                             dst_low | uint64_t{b.in_if[r]} << 32,
+                             src_port | dst_port << 16 | ns << 32 | uint64_t{b.protocol[r]} << 48 |
+                                 uint64_t{b.tos[r]} << 56};
+  const uint32_t tail = static_cast<uint32_t>(rollup | uint64_t{wide} << 8);
+  auto* out = reinterpret_cast<unsigned char*>(&head);
+  std::memcpy(out, words, 24);
+  std::memcpy(out + 24, &tail, 4);
+  // The hash of the whole key: for an IPv4 key the head says it all; a wide key's hash takes
+  // in the addresses' first twelve bytes too.
+  using decode::fold_multiply;
+  uint64_t h = fold_multiply(words[0] ^ 0xa0761d6478bd642full, words[1] ^ 0xe7037ed1a0b428dbull) ^
+               fold_multiply(words[2] ^ 0x8ebc6af09c88c6e3ull, tail ^ 0x589965cc75374cc3ull);
+  if (wide) {
+    uint64_t u[5];
+    std::memcpy(&u[0], exporter, 8);
+    std::memcpy(&u[1], src, 8);
+    std::memcpy(&u[2], dst, 8);
+    uint32_t middle[3];
+    std::memcpy(&middle[0], exporter + 8, 4);
+    std::memcpy(&middle[1], src + 8, 4);
+    std::memcpy(&middle[2], dst + 8, 4);
+    u[3] = middle[0] | uint64_t{middle[1]} << 32;
+    u[4] = middle[2];
+    h ^= fold_multiply(u[0] ^ 0x1d8e4e27c47d124full, u[1] ^ 0x9e3779b97f4a7c15ull) ^
+         fold_multiply(u[2] ^ 0xbf58476d1ce4e5b9ull, u[3] ^ 0x94d049bb133111ebull) ^
+         fold_multiply(u[4] ^ 0x2545f4914f6cdd1dull, h);
+  }
+  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-void Aggregator::prefetch_match(uint32_t h) const noexcept {
+inline bool Aggregator::holds(const Entry& e, const KeyHead& head, const FlowBlock& b,
+                              uint32_t r) noexcept {
+  if (!same_head(e.head, head)) return false;
+  if (!head.wide) return true;  // both keys' addresses are v4-mapped: equal above the head
+  return std::memcmp(e.upper[0].data(), b.exporter_addr[r].bytes.data(), 12) == 0 &&
+         std::memcmp(e.upper[1].data(), b.src_addr[r].bytes.data(), 12) == 0 &&
+         std::memcmp(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12) == 0;
+}
+
+void Aggregator::prefetch_match(uint32_t h, bool wide) const noexcept {
   const size_t mask = index_.size() - 1;
   size_t i = h & mask;
   for (int probes = 0; probes < 4 && index_[i].slot_plus_1 != 0; ++probes, i = (i + 1) & mask) {
     if (index_[i].hash == h) {
       const Entry* e = &entries_[index_[i].slot_plus_1 - 1];
-      prefetch(e);                                          // the key
-      prefetch(reinterpret_cast<const char*>(e) + 64);      // the sums
+      prefetch(e);                                                // the head and the sums
+      if (wide) prefetch(reinterpret_cast<const char*>(e) + 64);  // the addresses' upper bytes
       return;
     }
   }
@@ -166,13 +217,15 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
     if (r + 2 * kAhead < n) stage1(r + 2 * kAhead);
     if (r + 3 * kAhead / 2 < n) stage1b(r + 3 * kAhead / 2);
     if (r + kAhead < n) stage2(r + kAhead);
-    if (r + kAhead / 2 < n) prefetch_match(hashes_[r + kAhead / 2]);
+    if (r + kAhead / 2 < n) {
+      prefetch_match(hashes_[r + kAhead / 2], keys_[r + kAhead / 2].wide != 0);
+    }
 
-    const Key& k = keys_[r];
+    const KeyHead& k = keys_[r];
     const uint32_t h = hashes_[r];
     size_t i = h & mask;
     for (; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
-      if (index_[i].hash == h && same_key(entries_[index_[i].slot_plus_1 - 1].key, k)) break;
+      if (index_[i].hash == h && holds(entries_[index_[i].slot_plus_1 - 1], k, b, r)) break;
     }
     if (index_[i].slot_plus_1 != 0) {
       Entry& e = entries_[index_[i].slot_plus_1 - 1];
@@ -193,7 +246,10 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
     }
     const uint32_t slot = (head_ + live_) % config_.max_keys;
     Entry& e = entries_[slot];
-    e.key = k;
+    e.head = k;
+    std::memcpy(e.upper[0].data(), b.exporter_addr[r].bytes.data(), 12);
+    std::memcpy(e.upper[1].data(), b.src_addr[r].bytes.data(), 12);
+    std::memcpy(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12);
     e.hash = h;
     e.first_seen_ms = now_ms;
     e.bytes = b.bytes[r];
@@ -260,9 +316,9 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
     ++dropped_;
   } else {
     FlowBlock& b = *out.block();
-    b.exporter_addr[r] = e.key.exporter;
-    b.src_addr[r] = e.key.src;
-    b.dst_addr[r] = e.key.dst;
+    b.exporter_addr[r] = address(e.upper[0], e.head.exporter_low);
+    b.src_addr[r] = address(e.upper[1], e.head.src_low);
+    b.dst_addr[r] = address(e.upper[2], e.head.dst_low);
     b.next_hop[r] = e.next_hop;
     b.bytes[r] = e.bytes;
     b.packets[r] = e.packets;
@@ -270,27 +326,27 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
     b.end_ms[r] = e.end_ms;
     b.src_mac[r] = e.src_mac;
     b.dst_mac[r] = e.dst_mac;
-    b.in_if[r] = e.key.in_if;
+    b.in_if[r] = e.head.in_if;
     b.out_if[r] = e.out_if;
     b.sampling_rate[r] = e.sampling_rate;
     b.observation_domain[r] = e.observation_domain;
     b.sequence[r] = e.sequence;
     b.src_as[r] = e.src_as;
     b.dst_as[r] = e.dst_as;
-    b.src_port[r] = e.key.src_port;  // 0 on a rolled-up side, which is written as "*"
-    b.dst_port[r] = e.key.dst_port;
+    b.src_port[r] = e.head.src_port;  // 0 on a rolled-up side, which is written as "*"
+    b.dst_port[r] = e.head.dst_port;
     b.exporter_port[r] = e.exporter_port;
     b.ether_type[r] = e.ether_type;
     b.vlan[r] = e.vlan;
     b.listener[r] = e.listener;
-    b.protocol[r] = e.key.protocol;
-    b.tos[r] = e.key.tos;
+    b.protocol[r] = e.head.protocol;
+    b.tos[r] = e.head.tos;
     b.tcp_flags[r] = e.tcp_flags;
     b.src_mask[r] = e.src_mask;
     b.dst_mask[r] = e.dst_mask;
     b.direction[r] = e.direction;
     b.flow_type[r] = e.flow_type;
-    b.port_rollup[r] = e.key.rollup;
+    b.port_rollup[r] = e.head.rollup;
     ++flushed_;
   }
   head_ = (head_ + 1) % config_.max_keys;

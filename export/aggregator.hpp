@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -58,43 +60,46 @@ class Aggregator {
   uint64_t memory_bytes() const noexcept {
     return sizeof(*this) + entries_.reserved_bytes() + index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +
-           keys_.capacity() * sizeof(Key) + hashes_.capacity() * sizeof(uint32_t) +
+           keys_.capacity() * sizeof(KeyHead) + hashes_.capacity() * sizeof(uint32_t) +
            rollup_.memory_bytes();
   }
 
  private:
-  struct Key {
-    decode::IpAddress exporter;
-    decode::IpAddress src;
-    decode::IpAddress dst;
-    uint32_t in_if;
-    uint16_t src_port;
-    uint16_t dst_port;
-    uint16_t ns;
-    uint8_t protocol;
-    uint8_t tos;
-    uint8_t rollup;
-    uint8_t pad[3];
-    friend bool operator==(const Key&, const Key&) = default;
+  // The part of a key that tells IPv4 flows apart: the last four bytes of each address (all of
+  // an IPv4 address, which is stored v4-mapped), the other key fields, and `wide`, set when any
+  // of the three addresses is not v4-mapped. Only for wide keys do the addresses' first twelve
+  // bytes (Entry::upper) take part in the comparison; for the others they are the v4-mapped
+  // prefix. So a merge of an IPv4 flow reads and writes one cache line of its record.
+  struct KeyHead {
+    uint32_t exporter_low, src_low, dst_low, in_if;
+    uint16_t src_port, dst_port, ns;
+    uint8_t protocol, tos, rollup, wide;
+    uint8_t pad[2];
   };
-  // One cache-line-aligned record: the key in the first line, what a merge reads and writes
-  // in the second, what only the flush reads after. A merge touches two lines.
+  // One cache-line-aligned record in three lines: what a merge reads and writes, then the rest
+  // of a wide key and what a flush reads, then what only the flush reads.
   struct alignas(64) Entry {
-    Key key;
-    uint64_t bytes, packets, start_ms, end_ms;
-    uint32_t hash;  // of key, so flushing finds the index bucket without hashing again
+    KeyHead head;
     uint8_t tcp_flags;
+    uint64_t bytes, packets, start_ms, end_ms;
+    // Second line.
+    std::array<uint8_t, 12> upper[3];  // the first twelve bytes of exporter, source, destination
+    uint32_t hash;                     // of the key, so a flush finds its bucket without hashing
     uint64_t first_seen_ms;
     // Not touched by a merge: the first flow's values.
+    uint32_t out_if, sampling_rate, observation_domain, sequence;
+    // Third line.
     uint64_t src_mac, dst_mac;
     decode::IpAddress next_hop;
-    uint32_t out_if, sampling_rate, observation_domain, sequence, src_as, dst_as;
+    uint32_t src_as, dst_as;
     uint16_t exporter_port, ether_type, vlan, listener;
     uint8_t src_mask, dst_mask;
     decode::Direction direction;
     decode::FlowType flow_type;
   };
-  static_assert(sizeof(Entry) == 192, "three cache lines");
+  static_assert(sizeof(Entry) == 192 && offsetof(Entry, end_ms) == 56 &&
+                    offsetof(Entry, upper) == 64 && offsetof(Entry, src_mac) == 128,
+                "three cache lines, a merge of an IPv4 key in the first");
 
   // An index bucket: the record's slot + 1 (0 = empty) and its key's hash, which picks the home
   // bucket and filters probes before the key comparison. 8 bytes, so one probe is one line.
@@ -103,12 +108,15 @@ class Aggregator {
     uint32_t hash;
   };
 
-  // Writes the key of row r after roll-up to `key` and returns its hash (stage 2 of add()'s
-  // pipeline).
+  // Writes the key head of row r after roll-up to `head` and returns the hash of the whole key
+  // (stage 2 of add()'s pipeline).
   [[gnu::always_inline]] uint32_t make_key(const decode::FlowBlock& b, uint32_t r,
-                                           Key& key) noexcept;
+                                           KeyHead& head) noexcept;
+  // Whether the record holds row r's key, whose head is `head`.
+  [[gnu::always_inline]] static bool holds(const Entry& e, const KeyHead& head,
+                                           const decode::FlowBlock& b, uint32_t r) noexcept;
   // Starts loading the record a probe of this key will compare with (stage 3).
-  void prefetch_match(uint32_t h) const noexcept;
+  void prefetch_match(uint32_t h, bool wide) const noexcept;
   void emit_oldest(decode::FlowOutput& out) noexcept;
   void erase_index(uint32_t bucket) noexcept;
 
@@ -123,7 +131,7 @@ class Aggregator {
 
   // add()'s per-row scratch for one block, sized at construction.
   std::vector<PortRollup::Fingerprints> fingerprints_;
-  std::vector<Key> keys_;
+  std::vector<KeyHead> keys_;
   std::vector<uint32_t> hashes_;
 
   uint64_t merged_ = 0;

@@ -138,6 +138,81 @@ TEST_F(AggregatorTest, NamespaceIsPartOfTheKey) {
   EXPECT_EQ(a.live(), 2u);
 }
 
+// Addresses that end in the same four bytes: IPv4 10.0.0.1 (stored ::ffff:10.0.0.1), the
+// IPv4-compatible ::10.0.0.1, and two IPv6 addresses that differ only in their second byte. Each
+// as exporter, source and destination, each flow twice: every address is a key of its own, and
+// each record is written with its address whole.
+TEST_F(AggregatorTest, AddressesThatEndAlikeAreDifferentKeys) {
+  const uint8_t v6a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1};
+  uint8_t v6b[16];
+  std::copy(std::begin(v6a), std::end(v6a), v6b);
+  v6b[1] = 0x02;
+  const uint8_t compatible[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1};
+  const std::array<IpAddress, 4> addresses = {
+      IpAddress::from_v4(0x0a000001), IpAddress::from_v6_bytes(compatible),
+      IpAddress::from_v6_bytes(v6a), IpAddress::from_v6_bytes(v6b)};
+  Aggregator a(config());
+  auto b = std::make_unique<FlowBlock>();
+  std::vector<std::array<IpAddress, 3>> keys;
+  for (int column = 0; column < 3; ++column) {
+    for (const IpAddress& x : addresses) {
+      std::array<IpAddress, 3> k = {IpAddress::from_v4(0xc0000201), IpAddress::from_v4(0x0a000001),
+                                    IpAddress::from_v4(0xc0a80001)};
+      k[column] = x;
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    }
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& k : keys) {
+      append(*b, Flow{});
+      const uint32_t r = b->size - 1;
+      b->exporter_addr[r] = k[0];
+      b->src_addr[r] = k[1];
+      b->dst_addr[r] = k[2];
+    }
+  }
+  a.add(*b, 0, out.output());
+  EXPECT_EQ(a.live(), keys.size());
+  EXPECT_EQ(a.merged(), keys.size());
+  a.flush_all(out.output());
+  ASSERT_EQ(out.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto [ob, r] = out.at(i);
+    EXPECT_EQ(ob->exporter_addr[r], keys[i][0]) << i;
+    EXPECT_EQ(ob->src_addr[r], keys[i][1]) << i;
+    EXPECT_EQ(ob->dst_addr[r], keys[i][2]) << i;
+    EXPECT_EQ(ob->bytes[r], 200u) << i;
+  }
+}
+
+// 300,000 IPv6 sources that differ only above their last four bytes: among that many keys a
+// few pairs share their 32-bit hash (about ten, by the birthday bound), and only comparing the
+// addresses' first twelve bytes keeps such a pair apart.
+TEST_F(AggregatorTest, KeysWhoseHashesCollideStayApart) {
+  constexpr uint32_t kKeys = 300'000;
+  AggregatorConfig c = config(300'000, 0);
+  c.max_keys = kKeys;
+  Aggregator a(c);
+  const auto source = [](uint32_t i) {
+    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, static_cast<uint8_t>(i >> 16),
+                     static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 0, 0, 0, 0, 0,
+                     10, 0, 0, 1};
+    return IpAddress::from_v6_bytes(b);
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (uint32_t i = 0; i < kKeys;) {
+      auto b = std::make_unique<FlowBlock>();
+      for (; i < kKeys && b->size < FlowBlock::kCapacity; ++i) {
+        append(*b, Flow{});
+        b->src_addr[b->size - 1] = source(i);
+      }
+      a.add(*b, 0, out.output());
+    }
+  }
+  EXPECT_EQ(a.live(), kKeys);
+  EXPECT_EQ(a.merged(), kKeys);
+}
+
 TEST_F(AggregatorTest, FlushesAKeyFlushIntervalAfterItWasFirstSeen) {
   Aggregator a(config(60'000));
   Flow f1;
@@ -318,11 +393,13 @@ TEST(AggregatorModel, WritesWhatAMapOfTheKeysHolds) {
   std::map<Key, Sums> model;
   std::vector<Key> order;
   std::mt19937_64 rng(7);
+  // IPv6 addresses end in the same four bytes as the IPv4 ones (10.0.0.pick) and come in two
+  // prefixes, so keys differ above the last four bytes of their addresses too.
   const auto address = [&](bool v6, uint32_t pick) {
     if (!v6) return IpAddress::from_v4(0x0a000000 + pick);
-    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, static_cast<uint8_t>(rng() % 2)};
+    b[12] = 10;
     b[15] = static_cast<uint8_t>(pick);
-    b[14] = 0x66;  // never v4-mapped
     return IpAddress::from_v6_bytes(b);
   };
   AggregatorConfig c = config(300'000, 0);
