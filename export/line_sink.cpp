@@ -40,6 +40,13 @@ uint64_t file_size(int fd) {
   return fd >= 0 && fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
+// How many bytes of `text` follow its last newline: a line cut short (all of `text` when it
+// holds no newline).
+size_t past_last_line(std::string_view text) {
+  const size_t newline = text.rfind('\n');
+  return newline == std::string_view::npos ? text.size() : text.size() - newline - 1;
+}
+
 // Writes all `n` bytes with `write(p, n)` (a write(2) or pwrite(2) that may take part, as a
 // pipe does), again after EINTR; false on any other error.
 template <typename Write>
@@ -226,9 +233,7 @@ bool LineSink::write_page_cache(std::string_view batch) {
 }
 
 void LineSink::cut_partial_line(std::string_view written) {
-  const size_t newline = written.rfind('\n');
-  const size_t partial =
-      newline == std::string_view::npos ? written.size() : written.size() - newline - 1;
+  const size_t partial = past_last_line(written);
   if (partial == 0) return;
   // The file's end, not size_: another process may have cut the file (logrotate's
   // copytruncate), and then what is there is left as it is. A pipe has no end to cut.
@@ -268,13 +273,11 @@ bool LineSink::recover() {
     close_file();  // nothing to append to: the sink stops until reopen()
     return false;
   }
-  const void* newline = memrchr(stage(), '\n', staged_);
-  const size_t whole_lines =
-      newline == nullptr ? staged_
-                         : static_cast<size_t>(static_cast<const char*>(newline) - stage()) + 1;
-  if (whole_lines < staged_ &&
-      ::ftruncate(fd_, static_cast<off_t>(stage_offset_ + whole_lines)) == 0) {
-    staged_ = whole_lines;
+  // A block with no newline at all is left as it is: its line began in an earlier block.
+  const size_t partial = past_last_line({stage(), staged_});
+  if (partial > 0 && partial < staged_ &&
+      ::ftruncate(fd_, static_cast<off_t>(stage_offset_ + staged_ - partial)) == 0) {
+    staged_ -= partial;
   }
   return true;
 }
