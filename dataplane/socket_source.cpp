@@ -47,6 +47,31 @@ bool listener_address(const SocketListener& l, sockaddr_storage& ss, socklen_t& 
   return false;
 }
 
+// Port 0 (only tests use it; the configuration takes 1-65535): writes a port no socket holds
+// into `ss`, chosen by the kernel for a socket without SO_REUSEPORT. Every worker's socket binds
+// its listener's port with SO_REUSEPORT, and a port 0 bound that way may be one that another
+// reuseport socket of the same user already holds (Linux lets them share it): the two would
+// then split its datagrams.
+bool choose_free_port(sockaddr_storage& ss, socklen_t len) {
+  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int zero = 0;
+  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  sockaddr_storage bound{};
+  socklen_t bound_len = sizeof bound;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0;
+  close(fd);
+  if (!ok) return false;
+  if (ss.ss_family == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port =
+        reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port;
+  } else {
+    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = reinterpret_cast<sockaddr_in*>(&bound)->sin_port;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool SocketSource::port_is_free(const SocketListener& l, std::string& error) {
@@ -96,6 +121,10 @@ bool SocketSource::open(const std::vector<SocketListener>& listeners, std::strin
     socklen_t len = 0;
     std::string where;
     if (!listener_address(l, ss, len, where, error)) return false;
+    if (l.port == 0 && !choose_free_port(ss, len)) {
+      error = where + ": no free port: " + std::strerror(errno);
+      return false;
+    }
     const int family = ss.ss_family;
     const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -231,6 +232,23 @@ TEST(SocketSource, TellsListenersApart) {
     ++per_listener[r.listener];
   }
   EXPECT_EQ(per_listener, (std::vector<int>{1, 2, 3}));
+}
+
+// Every socket is bound with SO_REUSEPORT, so that the workers share a listener's port; bound
+// that way to port 0, Linux may return a port another reuseport socket of the same user holds
+// (600 such binds would meet about six times), and the two sockets would split its datagrams.
+// Port 0 is taken by a plain socket first: 600 listeners get 600 ports.
+TEST(SocketSource, ListenersOnPortZeroGetPortsOfTheirOwn) {
+  constexpr uint16_t kListeners = 600;
+  SocketSource source(1, 1 << 16);
+  std::vector<SocketListener> listeners;
+  for (uint16_t l = 0; l < kListeners; ++l) listeners.push_back({"127.0.0.1", 0, l});
+  std::string error;
+  ASSERT_TRUE(source.open(listeners, error)) << error;
+  std::set<uint16_t> ports;
+  for (size_t i = 0; i < kListeners; ++i) ports.insert(source.bound_port(i));
+  EXPECT_EQ(ports.size(), kListeners);
+  EXPECT_EQ(ports.count(0), 0u);
 }
 
 TEST(SocketSource, ReadsMoreThanOneBurstPerPoll) {
