@@ -691,6 +691,62 @@ void template_cache_diff_seeds() {
   }
 }
 
+// ---- aggregator_diff: flows and clock steps ----
+
+void aggregator_diff_seeds() {
+  // A flow (op 0) of exporter pool[exporter], source pool[src], destination pool[dst]; `rest`
+  // is the fuzz input's c byte (ports, protocol, ToS, interface, listener bits).
+  auto flow = [](Bytes& b, uint8_t exporter, uint8_t src, uint8_t dst, uint8_t rest = 2,
+                 uint8_t bytes = 100) {
+    b.insert(b.end(), {0, static_cast<uint8_t>(exporter | src << 3), dst, rest, bytes, 0x12});
+  };
+  auto add = [](Bytes& b, uint8_t advance_ms) { b.insert(b.end(), {5, advance_ms, 0, 0, 0, 0}); };
+  auto flush_due = [](Bytes& b, uint8_t quarter_ms) {
+    b.insert(b.end(), {6, quarter_ms, 0, 0, 0, 0});
+  };
+  {
+    Bytes b{15};  // 16 keys: merges, then the interval passes for the first block only
+    for (int i = 0; i < 3; ++i) flow(b, 0, 0, 1);
+    flow(b, 0, 0, 1, 3);     // another destination port
+    flow(b, 0, 0, 1, 2 | 8);  // another input interface
+    add(b, 60);
+    flow(b, 0, 0, 1, 2 | 4);  // another ToS
+    flow(b, 0, 0, 1);         // merges into the first block's key
+    add(b, 0);
+    flush_due(b, 10);  // 100 ms after the first block: its keys only
+    flush_due(b, 20);
+    write("aggregator_diff", "merge_and_flush", b);
+  }
+  {
+    Bytes b{15};  // each address of the pool as exporter, source and destination, twice
+    for (int round = 0; round < 2; ++round) {
+      for (uint8_t a = 0; a < 8; ++a) {
+        flow(b, a, 0, 1);
+        flow(b, 0, a, 1);
+        flow(b, 0, 0, a);
+      }
+    }
+    add(b, 0);
+    b.insert(b.end(), {7, 0, 0, 0, 0, 0});
+    write("aggregator_diff", "addresses_that_end_alike", b);
+  }
+  {
+    Bytes b{2};  // 3 keys: six new keys in one block write three out early, then one returns
+    for (uint8_t a = 0; a < 6; ++a) flow(b, 0, a, 1);
+    flow(b, 0, 0, 1);
+    add(b, 1);
+    flow(b, 0, 4, 1);
+    add(b, 1);
+    write("aggregator_diff", "key_bound", b);
+  }
+  {
+    Bytes b{15};  // listeners 0 and 1 share a namespace, 2 has its own, 3 is past the list
+    for (uint8_t l = 0; l < 4; ++l) flow(b, 0, 0, 1, static_cast<uint8_t>(2 | l << 4));
+    add(b, 0);
+    write("aggregator_diff", "namespaces", b);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -705,5 +761,6 @@ int main(int argc, char** argv) {
   datagram_seeds();
   pcap_seeds();
   template_cache_diff_seeds();
+  aggregator_diff_seeds();
   return g_failures == 0 ? 0 : 1;
 }
