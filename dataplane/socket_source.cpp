@@ -67,7 +67,8 @@ bool choose_free_port(sockaddr_storage& ss, socklen_t len) {
     reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port =
         reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port;
   } else {
-    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = reinterpret_cast<sockaddr_in*>(&bound)->sin_port;
+    reinterpret_cast<sockaddr_in*>(&ss)->sin_port =
+        reinterpret_cast<sockaddr_in*>(&bound)->sin_port;
   }
   return true;
 }
