@@ -11,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 namespace flowgate::dataplane {
 namespace {
@@ -47,30 +48,38 @@ bool listener_address(const SocketListener& l, sockaddr_storage& ss, socklen_t& 
   return false;
 }
 
-// Port 0 (only tests use it; the configuration takes 1-65535): writes a port no socket holds
-// into `ss`, chosen by the kernel for a socket without SO_REUSEPORT. Every worker's socket binds
-// its listener's port with SO_REUSEPORT, and a port 0 bound that way may be one that another
-// reuseport socket of the same user already holds (Linux lets them share it): the two would
-// then split its datagrams.
-bool choose_free_port(sockaddr_storage& ss, socklen_t len) {
+// The port field of an IPv4 or IPv6 socket address (network order).
+uint16_t& port_field(sockaddr_storage& ss) {
+  return ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                  : reinterpret_cast<sockaddr_in*>(&ss)->sin_port;
+}
+
+// Binds a plain UDP socket (no SO_REUSEPORT; an IPv6 one takes IPv4 too, as a listener's does)
+// to `ss` and closes it again. Returns 0, or the errno of the call that failed, named in
+// `call`. With `port`, the port the socket got is written there (network order).
+int bind_plain(const sockaddr_storage& ss, socklen_t len, const char*& call,
+               uint16_t* port = nullptr) {
+  call = "socket";
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return errno;
   const int zero = 0;
   if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  int err = 0;
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof bound;
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0;
-  close(fd);
-  if (!ok) return false;
-  if (ss.ss_family == AF_INET6) {
-    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port =
-        reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port;
-  } else {
-    reinterpret_cast<sockaddr_in*>(&ss)->sin_port =
-        reinterpret_cast<sockaddr_in*>(&bound)->sin_port;
+  call = "bind";
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    err = errno;
+  } else if (port != nullptr) {
+    call = "getsockname";
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0) {
+      err = errno;
+    } else {
+      *port = port_field(bound);
+    }
   }
-  return true;
+  close(fd);
+  return err;
 }
 
 }  // namespace
@@ -80,20 +89,14 @@ bool SocketSource::port_is_free(const SocketListener& l, std::string& error) {
   socklen_t len = 0;
   std::string where;
   if (!listener_address(l, ss, len, where, error)) return false;
-  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = where + ": socket: " + std::strerror(errno);
-    return false;
-  }
-  const int zero = 0;
-  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
-  if (!ok) {
-    error = where + ": " + std::strerror(errno) +
-            (errno == EADDRINUSE ? " (another collector, or another program, holds it)" : "");
-  }
-  close(fd);
-  return ok;
+  const char* call = "";
+  const int err = bind_plain(ss, len, call);
+  if (err == 0) return true;
+  // A failed bind is told by its errno alone; a failed socket() is named.
+  const std::string failed = std::string_view(call) == "bind" ? "" : std::string(call) + ": ";
+  error = where + ": " + failed + std::strerror(err) +
+          (err == EADDRINUSE ? " (another collector, or another program, holds it)" : "");
+  return false;
 }
 
 SocketSource::SocketSource(uint32_t burst, int receive_buffer_bytes)
@@ -122,9 +125,16 @@ bool SocketSource::open(const std::vector<SocketListener>& listeners, std::strin
     socklen_t len = 0;
     std::string where;
     if (!listener_address(l, ss, len, where, error)) return false;
-    if (l.port == 0 && !choose_free_port(ss, len)) {
-      error = where + ": no free port: " + std::strerror(errno);
-      return false;
+    // Port 0 (only tests use it; the configuration takes 1-65535) is chosen for a plain socket
+    // first. Every worker's socket binds its listener's port with SO_REUSEPORT, and a port 0
+    // bound that way may be one that another reuseport socket of the same user already holds
+    // (Linux lets them share it): the two would then split its datagrams.
+    if (l.port == 0) {
+      const char* call = "";
+      if (const int err = bind_plain(ss, len, call, &port_field(ss)); err != 0) {
+        error = where + ": choosing a port: " + call + ": " + std::strerror(err);
+        return false;
+      }
     }
     const int family = ss.ss_family;
     const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
