@@ -2,12 +2,13 @@
 # flowgate as a peer of ../shared/peerbench (through its peers/custom.sh):
 #
 #   peerbench_flowgate.sh start PORT OUT PROTO RCVBUF AGGREGATION [max_keys=N]
-#                              [direct_io|dev_null]
+#                              [direct_io|dev_null] [rollup_off]
 #       runs flowgate in the foreground: socket mode, one listener on 127.0.0.1:PORT for PROTO
 #       (v5 v9 ipfix sflow), 1 worker, SO_RCVBUF = RCVBUF (as every peer is given), aggregation
 #       on|off as shipped otherwise ([aggregation] max_keys = N when given), JSON records to
 #       OUT/flows.jsonl (with direct_io = true when given; to /dev/null with dev_null, so every
-#       record is still encoded and written but no file system takes it), log to OUT/flowgate.log
+#       record is still encoded and written but no file system takes it), port roll-up off with
+#       rollup_off (port_rollup_threshold = 0: what the roll-up costs), log to OUT/flowgate.log
 #   peerbench_flowgate.sh count OUT    prints the flow records flowgate decoded (the exit
 #       summary's records=), after it exited
 #
@@ -19,12 +20,14 @@ flowgate="${FLOWGATE:-$here/build/flowgate}"
 case "${1:-}" in
   start)
     port="$2" out="$3" proto="$4" rcvbuf="$5" aggregation="$6" max_keys="" direct_io=""
+    rollup_off=""
     path="$out/flows.jsonl"
     for option in "${@:7}"; do
       case "$option" in
         max_keys=*) max_keys="${option#max_keys=}" ;;
         direct_io) direct_io=true ;;
         dev_null) path=/dev/null ;;
+        rollup_off) rollup_off=true ;;
         *) echo "unknown option $option" >&2; exit 2 ;;
       esac
     done
@@ -46,6 +49,7 @@ receive_buffer_bytes = $rcvbuf
 [aggregation]
 enabled = $enabled
 ${max_keys:+max_keys = $max_keys}
+${rollup_off:+port_rollup_threshold = 0}
 [[outputs]]
 type = "file"
 path = "$path"

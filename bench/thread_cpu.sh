@@ -9,7 +9,8 @@
 #
 #   bench/thread_cpu.sh [RATE [DATAGRAMS [PROTO]]]     (defaults 50000 100000 v9; PROTO v9|ipfix)
 # Environment: FLOWGATE [build/flowgate], MAX_KEYS [the shipped default], AGGREGATION [on|off],
-#              DIRECT_IO (non-empty: the file output with direct_io = true), OUT_ROOT
+#              DIRECT_IO (non-empty: the file output with direct_io = true), ROLLUP [on|off:
+#              port_rollup_threshold = 0, to see what the roll-up costs], OUT_ROOT
 #              [/dev/shm; the page cache's cost differs per file system], PERF_DATA (record
 #              `perf` over the send into this file).
 set -euo pipefail
@@ -28,9 +29,12 @@ cleanup() {
 }
 trap cleanup EXIT
 port="$(free_port)"
+options=()
+[[ "${ROLLUP:-on}" == off ]] && options+=(rollup_off)
 # The very configuration peer_compare.sh runs flowgate with (bench/peerbench_flowgate.sh).
 FLOWGATE="$flowgate" bench/peerbench_flowgate.sh start "$port" "$out" "$proto" 8388608 \
-  "${AGGREGATION:-on}" ${MAX_KEYS:+"max_keys=$MAX_KEYS"} ${DIRECT_IO:+direct_io} &
+  "${AGGREGATION:-on}" ${MAX_KEYS:+"max_keys=$MAX_KEYS"} ${DIRECT_IO:+direct_io} \
+  ${options[@]+"${options[@]}"} &
 pid=$!
 wait_until 10 logged "socket mode" "$out/flowgate.log" || { cat "$out/flowgate.log" >&2; exit 1; }
 threads() { for t in /proc/"$pid"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"; done | sort; }
