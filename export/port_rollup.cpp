@@ -68,18 +68,6 @@ uint64_t PortRollup::table_bytes(uint32_t threshold, uint32_t capacity) noexcept
          HugePageArray<KeySlot>::bytes_for(slot_count(capacity));
 }
 
-void PortRollup::prefetch_keys(const Fingerprints& f) const noexcept {
-  if (threshold_ == 0) return;
-  // Only the pair's home slot is looked at (where nearly every pair is, the table at most half
-  // full): a probe along the run for every flow would cost more than the rare missed prefetch.
-  const PairSlot& home = pairs_[pair_key(f) & (pairs_.size() - 1)];
-  if (home.key == pair_key(f) && (home.state & kSpilled) != 0) {
-    const size_t mask = keys_.size() - 1;
-    exporter::prefetch(&keys_[src_key(f.pair, f.src_port) & mask]);
-    exporter::prefetch(&keys_[dst_key(f.pair, f.dst_port) & mask]);
-  }
-}
-
 bool PortRollup::claim(KeySlot& slot, uint64_t key) noexcept {
   if (keys_used_ >= capacity_) {
     ++untracked_;
@@ -159,8 +147,7 @@ void PortRollup::spill(PairSlot& slot, uint64_t pair) noexcept {
   slot.state = kSpilled;
 }
 
-EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
-  if (threshold_ == 0) return EphemeralPort::kNone;
+EphemeralPort PortRollup::add_rest(const Fingerprints& f) noexcept {
   const uint64_t key = pair_key(f);
   PairSlot& pair = probe(pairs_, key);
   if (pair.key == 0) {
@@ -173,24 +160,9 @@ EphemeralPort PortRollup::add(const Fingerprints& f) noexcept {
   }
   if ((pair.state & kSpilled) == 0) {
     const uint32_t tuple = uint32_t{f.src_port} << 16 | f.dst_port;
-    uint32_t held = 0;  // bit i: tuples[i] is this flow's
-#if defined(__SSE2__)
-    // The ten tuples compared at once; the third load's last two lanes (newer, count, state)
-    // and the lanes past `count` are masked off.
-    static_assert(offsetof(PairSlot, tuples) + 48 <= sizeof(PairSlot),
-                  "the third 16-byte load stays inside the slot");
-    const __m128i want = _mm_set1_epi32(static_cast<int>(tuple));
-    const auto* t = reinterpret_cast<const unsigned char*>(pair.tuples);
-    const auto equal = [&](int at) {
-      return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + at)), want))));
-    };
-    held = (equal(0) | equal(16) << 4 | equal(32) << 8) & ((1u << pair.count) - 1);
-#else
-    for (uint32_t i = 0; i < pair.count; ++i) held |= uint32_t{pair.tuples[i] == tuple} << i;
-#endif
+    const uint16_t held = holding(pair, tuple);  // a pair away from its home slot
     if (held != 0) {
-      pair.newer |= static_cast<uint16_t>(held);
+      pair.newer |= held;
       return EphemeralPort::kNone;
     }
     // Fewer tuples than the threshold: no key of the pair can have reached it.

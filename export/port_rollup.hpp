@@ -1,7 +1,12 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "decode/hash.hpp"
 #include "decode/ip_address.hpp"
@@ -60,8 +65,22 @@ class PortRollup {
     return Fingerprints{pair, src_port, dst_port};
   }
 
-  // Records the flow and tells which of its ports is ephemeral.
-  EphemeralPort add(const Fingerprints& f) noexcept;
+  // Records the flow and tells which of its ports is ephemeral. Inline for the common case, a
+  // flow whose pair has not spilled and sits in its home slot already holding the flow's tuple:
+  // the tuple is marked seen in the newer generation, and no port of such a pair is ephemeral.
+  // Every other flow takes add_rest(), out of line, so the common case needs no call.
+  EphemeralPort add(const Fingerprints& f) noexcept {
+    if (threshold_ == 0) return EphemeralPort::kNone;
+    PairSlot& home = pairs_[pair_key(f) & (pairs_.size() - 1)];
+    if (home.key == pair_key(f) && (home.state & kSpilled) == 0) {
+      const uint16_t held = holding(home, uint32_t{f.src_port} << 16 | f.dst_port);
+      if (held != 0) {
+        home.newer |= held;
+        return EphemeralPort::kNone;
+      }
+    }
+    return add_rest(f);
+  }
   EphemeralPort add(const decode::IpAddress& src, const decode::IpAddress& dst, uint16_t src_port,
                     uint16_t dst_port) noexcept {
     return add(fingerprints(src, dst, src_port, dst_port));
@@ -72,8 +91,18 @@ class PortRollup {
     if (threshold_ != 0) exporter::prefetch(&pairs_[pair_key(f) & (pairs_.size() - 1)]);
   }
   // Starts loading the key slots of a spilled pair (a few records after prefetch(), when the
-  // pair's slot has arrived); nothing for the others, which need none.
-  void prefetch_keys(const Fingerprints& f) const noexcept;
+  // pair's slot has arrived); nothing for the others, which need none. Only the pair's home slot
+  // is looked at (where nearly every pair is, the table at most half full): a probe along the
+  // run for every flow would cost more than the rare missed prefetch.
+  void prefetch_keys(const Fingerprints& f) const noexcept {
+    if (threshold_ == 0) return;
+    const PairSlot& home = pairs_[pair_key(f) & (pairs_.size() - 1)];
+    if (home.key == pair_key(f) && (home.state & kSpilled) != 0) {
+      const size_t mask = keys_.size() - 1;
+      exporter::prefetch(&keys_[src_key(f.pair, f.src_port) & mask]);
+      exporter::prefetch(&keys_[dst_key(f.pair, f.dst_port) & mask]);
+    }
+  }
   // Makes the newer generation current and starts an empty newer one (every rollup refresh
   // interval); pairs, tuples and keys seen in neither are removed, which frees their room.
   void rotate() noexcept;
@@ -125,6 +154,28 @@ class PortRollup {
     return decode::mix64(pair ^ ((uint64_t{port} << 1) | 1)) | kNonZero;
   }
 
+  // Bit i set: tuples[i] of the (not spilled) pair in `slot` is `tuple`.
+  static uint16_t holding(const PairSlot& slot, uint32_t tuple) noexcept {
+    uint32_t held = 0;
+#if defined(__SSE2__)
+    // The ten tuples compared at once; the third load's last two lanes (newer, count, state)
+    // and the lanes past `count` are masked off.
+    static_assert(offsetof(PairSlot, tuples) + 48 <= sizeof(PairSlot),
+                  "the third 16-byte load stays inside the slot");
+    const __m128i want = _mm_set1_epi32(static_cast<int>(tuple));
+    const auto* t = reinterpret_cast<const unsigned char*>(slot.tuples);
+    const auto equal = [&](int at) {
+      return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(t + at)), want))));
+    };
+    held = (equal(0) | equal(16) << 4 | equal(32) << 8) & ((1u << slot.count) - 1);
+#else
+    for (uint32_t i = 0; i < slot.count; ++i) held |= uint32_t{slot.tuples[i] == tuple} << i;
+#endif
+    return static_cast<uint16_t>(held);
+  }
+  // add() for every flow its inline part does not take.
+  [[gnu::noinline]] EphemeralPort add_rest(const Fingerprints& f) noexcept;
   // Spills the pair in `slot`: its tuples go to the key slots, each to the generations it was
   // seen in.
   void spill(PairSlot& slot, uint64_t pair) noexcept;

@@ -583,6 +583,31 @@ TEST(PortRollup, AgreesWithTheReferenceModelWhilePairsHaveFewTuples) {
   }
 }
 
+TEST(PortRollup, AgreesWithTheReferenceModelWhenPairsCrowdTheirTable) {
+  // 512 pairs, as many as the table takes (1,024 pair slots): many are not in their home slot,
+  // where add() takes its out-of-line path, and the others take the inline one. Most pairs have
+  // fewer tuples than the threshold; 16 hot ones (a quarter of the flows) have more, and spill
+  // once a generation has seen enough of them, which it only has if every flow of theirs was
+  // marked seen. Rotations forget what a generation did not mark.
+  for (const uint32_t threshold : {3u, 10u}) {
+    PortRollup p(threshold, 1024);
+    ModelRollup m(threshold);
+    std::mt19937 rng(threshold);
+    EXPECT_EQ(disagreements(p, m, 200'000, 5'000, [&] {
+                const bool hot = rng() % 4 == 0;
+                const uint32_t s = hot ? rng() % 4 : rng() % 32, d = hot ? rng() % 4 : rng() % 16;
+                const uint32_t tuples = s < 4 && d < 4 ? threshold + 2 : threshold - 1;
+                return std::tuple{s, d, static_cast<uint16_t>(2000 + rng() % tuples),
+                                  static_cast<uint16_t>(443)};
+              }),
+              0u)
+        << "threshold " << threshold;
+    EXPECT_GE(p.tracked_pairs(), 500u) << "the table is (nearly) full of pairs";
+    EXPECT_GT(p.tracked_keys(), 0u) << "the hot pairs spilled";
+    EXPECT_EQ(p.untracked(), 0u);
+  }
+}
+
 TEST(PortRollup, RotationFreesTheRoomOfPairsNoLongerSeen) {
   PortRollup p(10, 16);  // room for 8 pairs
   const IpAddress d = IpAddress::from_v4(2);
