@@ -160,7 +160,8 @@ EphemeralPort PortRollup::add_rest(const Fingerprints& f) noexcept {
   }
   if ((pair.state & kSpilled) == 0) {
     const uint32_t tuple = uint32_t{f.src_port} << 16 | f.dst_port;
-    const uint16_t held = holding(pair, tuple);  // a pair away from its home slot
+    // Held here only by a pair away from its home slot: add() took the others.
+    const uint16_t held = holding(pair, tuple);
     if (held != 0) {
       pair.newer |= held;
       return EphemeralPort::kNone;
