@@ -71,7 +71,7 @@ class PortRollup {
   // Every other flow takes add_rest(), out of line, so the common case needs no call.
   EphemeralPort add(const Fingerprints& f) noexcept {
     if (threshold_ == 0) return EphemeralPort::kNone;
-    PairSlot& home = pairs_[pair_key(f) & (pairs_.size() - 1)];
+    PairSlot& home = pairs_[home_index(f)];
     if (home.key == pair_key(f) && (home.state & kSpilled) == 0) {
       const uint16_t held = holding(home, uint32_t{f.src_port} << 16 | f.dst_port);
       if (held != 0) {
@@ -88,7 +88,7 @@ class PortRollup {
   // Starts loading the pair's slot, so that a caller walking a block can issue it a few records
   // ahead: the tables are far larger than the caches.
   void prefetch(const Fingerprints& f) const noexcept {
-    if (threshold_ != 0) exporter::prefetch(&pairs_[pair_key(f) & (pairs_.size() - 1)]);
+    if (threshold_ != 0) exporter::prefetch(&pairs_[home_index(f)]);
   }
   // Starts loading the key slots of a spilled pair (a few records after prefetch(), when the
   // pair's slot has arrived); nothing for the others, which need none. Only the pair's home slot
@@ -96,7 +96,7 @@ class PortRollup {
   // run for every flow would cost more than the rare missed prefetch.
   void prefetch_keys(const Fingerprints& f) const noexcept {
     if (threshold_ == 0) return;
-    const PairSlot& home = pairs_[pair_key(f) & (pairs_.size() - 1)];
+    const PairSlot& home = pairs_[home_index(f)];
     if (home.key == pair_key(f) && (home.state & kSpilled) != 0) {
       const size_t mask = keys_.size() - 1;
       exporter::prefetch(&keys_[src_key(f.pair, f.src_port) & mask]);
@@ -147,6 +147,10 @@ class PortRollup {
   // index (the low bits) does not use.
   static constexpr uint64_t kNonZero = uint64_t{1} << 63;
   static uint64_t pair_key(const Fingerprints& f) noexcept { return f.pair | kNonZero; }
+  // The slot a probe for the flow's pair starts from, where nearly every pair is.
+  size_t home_index(const Fingerprints& f) const noexcept {
+    return pair_key(f) & (pairs_.size() - 1);
+  }
   static uint64_t src_key(uint64_t pair, uint16_t port) noexcept {
     return decode::mix64(pair ^ (uint64_t{port} << 1)) | kNonZero;
   }
