@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
