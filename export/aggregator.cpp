@@ -81,7 +81,8 @@ Aggregator::Aggregator(AggregatorConfig config)
       rollup_(config_.port_rollup_threshold, config_.rollup_capacity),
       fingerprints_(FlowBlock::kCapacity),
       keys_(FlowBlock::kCapacity),
-      hashes_(FlowBlock::kCapacity) {
+      hashes_(FlowBlock::kCapacity),
+      found_(FlowBlock::kCapacity) {
   config_.max_keys = std::max<uint32_t>(config_.max_keys, 1);
   entries_ = HugePageArray<Entry>(config_.max_keys);
   index_ = HugePageArray<Bucket>(bucket_count(config_.max_keys));
@@ -94,7 +95,8 @@ uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
          PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
 
-inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, KeyHead& head) noexcept {
+inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, EphemeralPort side,
+                                     uint64_t ns, KeyHead& head) noexcept {
   // The head is built as the words it is hashed and compared as, in registers: writing its
   // fields one by one and reading them back as words stalled on store forwarding.
   static_assert(offsetof(KeyHead, src_low) == 4 && offsetof(KeyHead, dst_low) == 8 &&
@@ -109,21 +111,17 @@ inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, KeyHead& he
   uint64_t src_port = b.src_port[r];
   uint64_t dst_port = b.dst_port[r];
   uint64_t rollup = 0;
-  if (rollup_.threshold() != 0) {
-    switch (rollup_.add(fingerprints_[r])) {
-      case EphemeralPort::kSource:
-        src_port = 0;
-        rollup = FlowBlock::kRollupSrcPort;
-        break;
-      case EphemeralPort::kDestination:
-        dst_port = 0;
-        rollup = FlowBlock::kRollupDstPort;
-        break;
-      case EphemeralPort::kNone: break;
-    }
+  switch (side) {
+    case EphemeralPort::kSource:
+      src_port = 0;
+      rollup = FlowBlock::kRollupSrcPort;
+      break;
+    case EphemeralPort::kDestination:
+      dst_port = 0;
+      rollup = FlowBlock::kRollupDstPort;
+      break;
+    case EphemeralPort::kNone: break;
   }
-  const uint16_t l = b.listener[r];
-  const uint64_t ns = l < config_.listener_namespace.size() ? config_.listener_namespace[l] : 0;
   uint32_t exporter_low, src_low, dst_low;
   std::memcpy(&exporter_low, exporter + 12, 4);
   std::memcpy(&src_low, src + 12, 4);
@@ -169,19 +167,6 @@ inline bool Aggregator::holds(const Entry& e, const KeyHead& head, const FlowBlo
          std::memcmp(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12) == 0;
 }
 
-void Aggregator::prefetch_match(uint32_t h, bool wide) const noexcept {
-  const size_t mask = index_.size() - 1;
-  size_t i = h & mask;
-  for (int probes = 0; probes < 4 && index_[i].slot_plus_1 != 0; ++probes, i = (i + 1) & mask) {
-    if (index_[i].hash == h) {
-      const Entry* e = &entries_[index_[i].slot_plus_1 - 1];
-      prefetch(e);                                                // the head and the sums
-      if (wide) prefetch(reinterpret_cast<const char*>(e) + 64);  // the addresses' upper bytes
-      return;
-    }
-  }
-}
-
 void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept {
   if (next_rotation_ms_ == 0) next_rotation_ms_ = now_ms + config_.rollup_refresh_ms;
   // The tables are far larger than the caches, so the block is walked as a software pipeline
@@ -189,94 +174,150 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
   //   1. (row r + 2 * kAhead) roll-up fingerprints; the pair's roll-up slot prefetched
   //   1b (row r + 3 * kAhead / 2) a spilled pair's roll-up key slots prefetched
   //   2. (row r + kAhead)     roll-up decision, aggregation key and hash; index bucket prefetched
-  //   3. (row r + kAhead / 2) bucket probed; the record it points at prefetched
-  //   4. (row r)              merged into that record, or a new record inserted
+  //   3. (row r + kAhead / 2) bucket probed; the record it points at noted and prefetched
+  //   4. (row r)              merged into that record if it still holds the key (rows between
+  //                           may have flushed it), else the index probed again: merged into
+  //                           the record found, or a new record inserted
   // The roll-up still sees every row once and in order.
   constexpr uint32_t kAhead = 16;
   const uint32_t n = b.size;
+  // Tables and counters in locals: the pipeline writes bytes (a key head, a record's TCP
+  // flags), which as far as the compiler knows may alias any member, and it would otherwise
+  // load every table's address from `this` again on every row.
   const size_t mask = index_.size() - 1;
+  Bucket* const index = index_.data();
+  Entry* const entries = entries_.data();
+  PortRollup::Fingerprints* const fingerprints = fingerprints_.data();
+  KeyHead* const keys = keys_.data();
+  uint32_t* const hashes = hashes_.data();
+  uint32_t* const found = found_.data();
+  const uint16_t* const namespaces = config_.listener_namespace.data();
+  const size_t namespace_count = config_.listener_namespace.size();
   const bool rollup = rollup_.threshold() != 0;
+  uint64_t merged = 0;
+
   const auto stage1 = [&](uint32_t a) {
     if (!rollup) return;
-    fingerprints_[a] =
+    fingerprints[a] =
         PortRollup::fingerprints(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
-    rollup_.prefetch(fingerprints_[a]);
-  };
-  const auto stage2 = [&](uint32_t a) {
-    hashes_[a] = make_key(b, a, keys_[a]);
-    prefetch(&index_[hashes_[a] & mask]);
+    rollup_.prefetch(fingerprints[a]);
   };
   const auto stage1b = [&](uint32_t a) {
-    if (rollup) rollup_.prefetch_keys(fingerprints_[a]);
+    if (rollup) rollup_.prefetch_keys(fingerprints[a]);
   };
+  const auto stage2 = [&](uint32_t a) {
+    const EphemeralPort side = rollup ? rollup_.add(fingerprints[a]) : EphemeralPort::kNone;
+    const uint16_t l = b.listener[a];
+    hashes[a] = make_key(b, a, side, l < namespace_count ? namespaces[l] : 0, keys[a]);
+    prefetch(&index[hashes[a] & mask]);
+  };
+  const auto stage3 = [&](uint32_t a) {
+    // The record whose hash matches, if one does within four probes (where nearly every key
+    // is, the index at most half full); 0 sends stage 4 to a full probe.
+    const uint32_t h = hashes[a];
+    found[a] = 0;
+    size_t i = h & mask;
+    for (int probes = 0; probes < 4 && index[i].slot_plus_1 != 0; ++probes, i = (i + 1) & mask) {
+      if (index[i].hash == h) {
+        const uint32_t slot_plus_1 = index[i].slot_plus_1;
+        const Entry* e = &entries[slot_plus_1 - 1];
+        prefetch(e);                                                          // head and sums
+        if (keys[a].wide != 0) prefetch(reinterpret_cast<const char*>(e) + 64);  // upper bytes
+        found[a] = slot_plus_1;
+        return;
+      }
+    }
+  };
+  const auto merge = [&](Entry& e, uint32_t r) {
+    e.bytes += b.bytes[r];
+    e.packets += b.packets[r];
+    e.start_ms = std::min(e.start_ms, b.start_ms[r]);
+    e.end_ms = std::max(e.end_ms, b.end_ms[r]);
+    e.tcp_flags |= b.tcp_flags[r];
+    ++merged;
+  };
+  const auto stage4 = [&](uint32_t r) {
+    const KeyHead& k = keys[r];
+    // A record flushed since stage 3 no longer holds any key (emit_oldest() marks it), and one
+    // taken again since holds its new key: either way the comparison tells.
+    const uint32_t noted = found[r];
+    if (noted != 0 && holds(entries[noted - 1], k, b, r)) {
+      merge(entries[noted - 1], r);
+      return;
+    }
+    const uint32_t h = hashes[r];
+    size_t i = h & mask;
+    for (; index[i].slot_plus_1 != 0; i = (i + 1) & mask) {
+      if (index[i].hash == h && holds(entries[index[i].slot_plus_1 - 1], k, b, r)) {
+        merge(entries[index[i].slot_plus_1 - 1], r);
+        return;
+      }
+    }
+    insert(b, r, k, h, now_ms, i, out);
+  };
+  // Every stage of row r, the later rows' ones only while there are such rows: the bounds
+  // are checked only near the block's end.
+  const auto row = [&]<bool kNearEnd>(uint32_t r) {
+    if (!kNearEnd || r + 2 * kAhead < n) stage1(r + 2 * kAhead);
+    if (!kNearEnd || r + 3 * kAhead / 2 < n) stage1b(r + 3 * kAhead / 2);
+    if (!kNearEnd || r + kAhead < n) stage2(r + kAhead);
+    if (!kNearEnd || r + kAhead / 2 < n) stage3(r + kAhead / 2);
+    stage4(r);
+  };
+
   for (uint32_t a = 0; a < std::min(n, 2 * kAhead); ++a) stage1(a);
   for (uint32_t a = 0; a < std::min(n, 3 * kAhead / 2); ++a) stage1b(a);
   for (uint32_t a = 0; a < std::min(n, kAhead); ++a) stage2(a);
+  for (uint32_t a = 0; a < std::min(n, kAhead / 2); ++a) stage3(a);
+  const uint32_t far_from_end = n > 2 * kAhead ? n - 2 * kAhead : 0;
+  uint32_t r = 0;
+  for (; r < far_from_end; ++r) row.template operator()<false>(r);
+  for (; r < n; ++r) row.template operator()<true>(r);
+  merged_ += merged;
+}
 
-  for (uint32_t r = 0; r < n; ++r) {
-    if (r + 2 * kAhead < n) stage1(r + 2 * kAhead);
-    if (r + 3 * kAhead / 2 < n) stage1b(r + 3 * kAhead / 2);
-    if (r + kAhead < n) stage2(r + kAhead);
-    if (r + kAhead / 2 < n) {
-      prefetch_match(hashes_[r + kAhead / 2], keys_[r + kAhead / 2].wide != 0);
+void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32_t h,
+                        uint64_t now_ms, size_t bucket, decode::FlowOutput& out) noexcept {
+  const size_t mask = index_.size() - 1;
+  if (live_ == config_.max_keys) {
+    emit_oldest(out);
+    ++flushed_early_;
+    // The removal may have shifted entries back: find the free bucket again.
+    for (bucket = h & mask; index_[bucket].slot_plus_1 != 0; bucket = (bucket + 1) & mask) {
     }
-
-    const KeyHead& k = keys_[r];
-    const uint32_t h = hashes_[r];
-    size_t i = h & mask;
-    for (; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
-      if (index_[i].hash == h && holds(entries_[index_[i].slot_plus_1 - 1], k, b, r)) break;
-    }
-    if (index_[i].slot_plus_1 != 0) {
-      Entry& e = entries_[index_[i].slot_plus_1 - 1];
-      e.bytes += b.bytes[r];
-      e.packets += b.packets[r];
-      e.start_ms = std::min(e.start_ms, b.start_ms[r]);
-      e.end_ms = std::max(e.end_ms, b.end_ms[r]);
-      e.tcp_flags |= b.tcp_flags[r];
-      ++merged_;
-      continue;
-    }
-    if (live_ == config_.max_keys) {
-      emit_oldest(out);
-      ++flushed_early_;
-      // The removal may have shifted entries back: find the free bucket again.
-      for (i = h & mask; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
-      }
-    }
-    const uint32_t slot = (head_ + live_) % config_.max_keys;
-    Entry& e = entries_[slot];
-    e.head = k;
-    std::memcpy(e.upper[0].data(), b.exporter_addr[r].bytes.data(), 12);
-    std::memcpy(e.upper[1].data(), b.src_addr[r].bytes.data(), 12);
-    std::memcpy(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12);
-    e.hash = h;
-    e.first_seen_ms = now_ms;
-    e.bytes = b.bytes[r];
-    e.packets = b.packets[r];
-    e.start_ms = b.start_ms[r];
-    e.end_ms = b.end_ms[r];
-    e.src_mac = b.src_mac[r];
-    e.dst_mac = b.dst_mac[r];
-    e.next_hop = b.next_hop[r];
-    e.out_if = b.out_if[r];
-    e.sampling_rate = b.sampling_rate[r];
-    e.observation_domain = b.observation_domain[r];
-    e.sequence = b.sequence[r];
-    e.src_as = b.src_as[r];
-    e.dst_as = b.dst_as[r];
-    e.exporter_port = b.exporter_port[r];
-    e.ether_type = b.ether_type[r];
-    e.vlan = b.vlan[r];
-    e.listener = b.listener[r];
-    e.tcp_flags = b.tcp_flags[r];
-    e.src_mask = b.src_mask[r];
-    e.dst_mask = b.dst_mask[r];
-    e.direction = b.direction[r];
-    e.flow_type = b.flow_type[r];
-    index_[i] = Bucket{slot + 1, h};
-    ++live_;
   }
+  const uint32_t slot = ring_slot(head_ + live_);
+  Entry& e = entries_[slot];
+  e.head = k;
+  std::memcpy(e.upper[0].data(), b.exporter_addr[r].bytes.data(), 12);
+  std::memcpy(e.upper[1].data(), b.src_addr[r].bytes.data(), 12);
+  std::memcpy(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12);
+  e.hash = h;
+  e.first_seen_ms = now_ms;
+  e.bytes = b.bytes[r];
+  e.packets = b.packets[r];
+  e.start_ms = b.start_ms[r];
+  e.end_ms = b.end_ms[r];
+  e.src_mac = b.src_mac[r];
+  e.dst_mac = b.dst_mac[r];
+  e.next_hop = b.next_hop[r];
+  e.out_if = b.out_if[r];
+  e.sampling_rate = b.sampling_rate[r];
+  e.observation_domain = b.observation_domain[r];
+  e.sequence = b.sequence[r];
+  e.src_as = b.src_as[r];
+  e.dst_as = b.dst_as[r];
+  e.exporter_port = b.exporter_port[r];
+  e.ether_type = b.ether_type[r];
+  e.vlan = b.vlan[r];
+  e.listener = b.listener[r];
+  e.tcp_flags = b.tcp_flags[r];
+  e.src_mask = b.src_mask[r];
+  e.dst_mask = b.dst_mask[r];
+  e.direction = b.direction[r];
+  e.flow_type = b.flow_type[r];
+  index_[bucket] = Bucket{slot + 1, h};
+  ++live_;
 }
 
 void Aggregator::erase_index(uint32_t bucket) noexcept {
@@ -300,7 +341,7 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
   // kFlushAhead places behind this one is loaded now, for its turn.
   constexpr uint32_t kFlushAhead = 8;
   if (live_ > kFlushAhead) {
-    const uint32_t later = entries_[(head_ + kFlushAhead) % config_.max_keys].hash;
+    const uint32_t later = entries_[ring_slot(head_ + kFlushAhead)].hash;
     prefetch(&index_[later & (index_.size() - 1)]);
   }
   Entry& e = entries_[head_];
@@ -349,7 +390,8 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
     b.port_rollup[r] = e.head.rollup;
     ++flushed_;
   }
-  head_ = (head_ + 1) % config_.max_keys;
+  e.head.wide = KeyHead::kFreed;
+  head_ = ring_slot(head_ + 1);
   --live_;
 }
 

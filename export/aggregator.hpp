@@ -60,7 +60,8 @@ class Aggregator {
   uint64_t memory_bytes() const noexcept {
     return sizeof(*this) + entries_.reserved_bytes() + index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +
-           keys_.capacity() * sizeof(KeyHead) + hashes_.capacity() * sizeof(uint32_t) +
+           keys_.capacity() * sizeof(KeyHead) +
+           (hashes_.capacity() + found_.capacity()) * sizeof(uint32_t) +
            rollup_.memory_bytes();
   }
 
@@ -71,6 +72,8 @@ class Aggregator {
   // bytes (Entry::upper) take part in the comparison; for the others they are the v4-mapped
   // prefix. So a merge of an IPv4 flow reads and writes one cache line of its record.
   struct KeyHead {
+    // `wide` of a record no longer live (flushed): no key's head equals it.
+    static constexpr uint8_t kFreed = 2;
     uint32_t exporter_low, src_low, dst_low, in_if;
     uint16_t src_port, dst_port, ns;
     uint8_t protocol, tos, rollup, wide;
@@ -108,15 +111,23 @@ class Aggregator {
     uint32_t hash;
   };
 
-  // Writes the key head of row r after roll-up to `head` and returns the hash of the whole key
-  // (stage 2 of add()'s pipeline).
-  [[gnu::always_inline]] uint32_t make_key(const decode::FlowBlock& b, uint32_t r,
-                                           KeyHead& head) noexcept;
+  // Writes the key head of row r, whose `side` port is rolled up and whose listener is in
+  // namespace `ns`, to `head` and returns the hash of the whole key (stage 2 of add()).
+  [[gnu::always_inline]] static uint32_t make_key(const decode::FlowBlock& b, uint32_t r,
+                                                  EphemeralPort side, uint64_t ns,
+                                                  KeyHead& head) noexcept;
   // Whether the record holds row r's key, whose head is `head`.
   [[gnu::always_inline]] static bool holds(const Entry& e, const KeyHead& head,
                                            const decode::FlowBlock& b, uint32_t r) noexcept;
-  // Starts loading the record a probe of this key will compare with (stage 3).
-  void prefetch_match(uint32_t h, bool wide) const noexcept;
+  // Stores row r, whose key is `k` hashed to `h` and not in the table, in a new record that
+  // `bucket` (the empty one ending the key's probe) points at, flushing the oldest record to
+  // `out` first when the table is full.
+  void insert(const decode::FlowBlock& b, uint32_t r, const KeyHead& k, uint32_t h,
+              uint64_t now_ms, size_t bucket, decode::FlowOutput& out) noexcept;
+  // The ring slot of position p (< 2 * max_keys) counted from slot 0: no division.
+  uint32_t ring_slot(uint32_t p) const noexcept {
+    return p >= config_.max_keys ? p - config_.max_keys : p;
+  }
   void emit_oldest(decode::FlowOutput& out) noexcept;
   void erase_index(uint32_t bucket) noexcept;
 
@@ -133,6 +144,7 @@ class Aggregator {
   std::vector<PortRollup::Fingerprints> fingerprints_;
   std::vector<KeyHead> keys_;
   std::vector<uint32_t> hashes_;
+  std::vector<uint32_t> found_;  // the slot + 1 of the record stage 3 found (0: none)
 
   uint64_t merged_ = 0;
   uint64_t flushed_ = 0;
