@@ -82,7 +82,9 @@ Aggregator::Aggregator(AggregatorConfig config)
       fingerprints_(FlowBlock::kCapacity),
       keys_(FlowBlock::kCapacity),
       hashes_(FlowBlock::kCapacity),
-      found_(FlowBlock::kCapacity) {
+      found_(FlowBlock::kCapacity),
+      asks_(FlowBlock::kCapacity),
+      stamps_(FlowBlock::kCapacity) {
   config_.max_keys = std::max<uint32_t>(config_.max_keys, 1);
   entries_ = HugePageArray<Entry>(config_.max_keys);
   index_ = HugePageArray<Bucket>(bucket_count(config_.max_keys));
@@ -169,17 +171,38 @@ inline bool Aggregator::holds(const Entry& e, const KeyHead& head, const FlowBlo
 
 void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept {
   if (next_rotation_ms_ == 0) next_rotation_ms_ = now_ms + config_.rollup_refresh_ms;
+  if (rollup_.threshold() != 0) {
+    add_rows<true>(b, now_ms, out);
+  } else {
+    add_rows<false>(b, now_ms, out);
+  }
+}
+
+template <bool kRollup>
+void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept {
   // The tables are far larger than the caches, so the block is walked as a software pipeline
-  // whose stages run a few rows apart and overlap their misses instead of taking them in turn:
-  //   1. (row r + 2 * kAhead) roll-up fingerprints; the pair's roll-up slot prefetched
-  //   1b (row r + 3 * kAhead / 2) a spilled pair's roll-up key slots prefetched
-  //   2. (row r + kAhead)     roll-up decision, aggregation key and hash; index bucket prefetched
-  //   3. (row r + kAhead / 2) bucket probed; the record it points at noted and prefetched
-  //   4. (row r)              merged into that record if it still holds the key (rows between
-  //                           may have flushed it), else the index probed again: merged into
-  //                           the record found, or a new record inserted
-  // The roll-up still sees every row once and in order.
-  constexpr uint32_t kAhead = 16;
+  // whose stages run kStep rows apart and overlap their misses instead of taking them in turn:
+  //   A (row r + 5 kStep) roll-up fingerprints; the key with both ports and its hash; its index
+  //                       bucket prefetched
+  //   B (r + 4 kStep)     bucket probed; the record it points at noted and prefetched
+  //   C (r + 3 kStep)     settled or not (below); if not, the pair's roll-up slot prefetched
+  //   D (r + 2 kStep)     a spilled pair's roll-up key slots prefetched
+  //   E (r + kStep)       the rows not settled consult the roll-up, in order; a rolled-up key
+  //                       made and its bucket prefetched
+  //   F (r)               merged into the noted record if it still holds the key (rows between
+  //                       may have flushed it), else the index probed again: merged into the
+  //                       record found, or a new record inserted
+  // A row is settled when the record noted holds its key, a flow of that key found its tuple
+  // settled in the roll-up's current generation (the record's stamp, PortRollup::Verdict), the
+  // pair has not spilled since, and no row before it that has yet to consult the roll-up may
+  // be of its pair. Consulting would then give the same answer (no port is ephemeral) and
+  // change nothing, so a settled row does not: records and trackers come out as if every row
+  // had, and a flow that merges costs no roll-up line.
+  constexpr uint32_t kStep = 8;
+  // How far ahead of stage F each stage runs. Without roll-up, stages C to E have nothing to do
+  // and are left out, and A and B run as close to F as they can.
+  constexpr uint32_t kA = kRollup ? 5 * kStep : 2 * kStep, kB = kA - kStep, kC = 3 * kStep,
+                     kD = 2 * kStep, kE = kStep;
   const uint32_t n = b.size;
   // Tables and counters in locals: the pipeline writes bytes (a key head, a record's TCP
   // flags), which as far as the compiler knows may alias any member, and it would otherwise
@@ -191,29 +214,33 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
   KeyHead* const keys = keys_.data();
   uint32_t* const hashes = hashes_.data();
   uint32_t* const found = found_.data();
+  uint8_t* const asks = asks_.data();
+  uint16_t* const stamps = stamps_.data();
+  uint8_t* const pending = pending_.data();
   const uint16_t* const namespaces = config_.listener_namespace.data();
   const size_t namespace_count = config_.listener_namespace.size();
-  const bool rollup = rollup_.threshold() != 0;
+  const bool settle = config_.settle;
+  const uint16_t stamp = stamp_;
   uint64_t merged = 0;
+  uint64_t settled = 0;
+  const auto pending_of = [](const PortRollup::Fingerprints& f) -> size_t {
+    return f.pair >> 52;  // the bits above the pair slot's index
+  };
+  static_assert(std::tuple_size_v<decltype(pending_)> == size_t{1} << 12);
 
-  const auto stage1 = [&](uint32_t a) {
-    if (!rollup) return;
-    fingerprints[a] =
-        PortRollup::fingerprints(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
-    rollup_.prefetch(fingerprints[a]);
-  };
-  const auto stage1b = [&](uint32_t a) {
-    if (rollup) rollup_.prefetch_keys(fingerprints[a]);
-  };
-  const auto stage2 = [&](uint32_t a) {
-    const EphemeralPort side = rollup ? rollup_.add(fingerprints[a]) : EphemeralPort::kNone;
+  const auto stageA = [&](uint32_t a) __attribute__((always_inline)) {
+    if constexpr (kRollup) {
+      fingerprints[a] =
+          PortRollup::fingerprints(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
+    }
     const uint16_t l = b.listener[a];
-    hashes[a] = make_key(b, a, side, l < namespace_count ? namespaces[l] : 0, keys[a]);
+    hashes[a] = make_key(b, a, EphemeralPort::kNone, l < namespace_count ? namespaces[l] : 0,
+                         keys[a]);
     prefetch(&index[hashes[a] & mask]);
   };
-  const auto stage3 = [&](uint32_t a) {
+  const auto stageB = [&](uint32_t a) __attribute__((always_inline)) {
     // The record whose hash matches, if one does within four probes (where nearly every key
-    // is, the index at most half full); 0 sends stage 4 to a full probe.
+    // is, the index at most half full); 0 sends stage F to a full probe.
     const uint32_t h = hashes[a];
     found[a] = 0;
     size_t i = h & mask;
@@ -228,17 +255,49 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
       }
     }
   };
-  const auto merge = [&](Entry& e, uint32_t r) {
+  const auto stageC = [&](uint32_t a) __attribute__((always_inline)) {
+    asks[a] = 0;
+    stamps[a] = 0;
+    const PortRollup::Fingerprints& f = fingerprints[a];
+    const uint32_t noted = found[a];
+    if (settle && noted != 0 && entries[noted - 1].settled_stamp == stamp &&
+        pending[pending_of(f)] == 0 && !rollup_.may_have_spilled(f) &&
+        holds(entries[noted - 1], keys[a], b, a)) {
+      stamps[a] = stamp;
+      ++settled;
+      return;
+    }
+    asks[a] = 1;
+    ++pending[pending_of(f)];
+    rollup_.prefetch(f);
+  };
+  const auto stageD = [&](uint32_t a) __attribute__((always_inline)) {
+    if (asks[a] != 0) rollup_.prefetch_keys(fingerprints[a]);
+  };
+  const auto stageE = [&](uint32_t a) __attribute__((always_inline)) {
+    if (asks[a] == 0) return;
+    const PortRollup::Fingerprints& f = fingerprints[a];
+    --pending[pending_of(f)];
+    const PortRollup::Verdict v = rollup_.judge(f);
+    stamps[a] = v.settled ? stamp : 0;
+    if (v.side == EphemeralPort::kNone) return;
+    const uint16_t l = b.listener[a];
+    hashes[a] = make_key(b, a, v.side, l < namespace_count ? namespaces[l] : 0, keys[a]);
+    found[a] = 0;
+    prefetch(&index[hashes[a] & mask]);
+  };
+  const auto merge = [&](Entry& e, uint32_t r) __attribute__((always_inline)) {
     e.bytes += b.bytes[r];
     e.packets += b.packets[r];
     e.start_ms = std::min(e.start_ms, b.start_ms[r]);
     e.end_ms = std::max(e.end_ms, b.end_ms[r]);
     e.tcp_flags |= b.tcp_flags[r];
+    e.settled_stamp = kRollup ? stamps[r] : 0;
     ++merged;
   };
-  const auto stage4 = [&](uint32_t r) {
+  const auto stageF = [&](uint32_t r) __attribute__((always_inline)) {
     const KeyHead& k = keys[r];
-    // A record flushed since stage 3 no longer holds any key (emit_oldest() marks it), and one
+    // A record flushed since stage B no longer holds any key (emit_oldest() marks it), and one
     // taken again since holds its new key: either way the comparison tells.
     const uint32_t noted = found[r];
     if (noted != 0 && holds(entries[noted - 1], k, b, r)) {
@@ -253,31 +312,39 @@ void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& ou
         return;
       }
     }
-    insert(b, r, k, h, now_ms, i, out);
+    insert(b, r, k, h, kRollup ? stamps[r] : 0, now_ms, i, out);
   };
   // Every stage of row r, the later rows' ones only while there are such rows: the bounds
   // are checked only near the block's end.
-  const auto row = [&]<bool kNearEnd>(uint32_t r) {
-    if (!kNearEnd || r + 2 * kAhead < n) stage1(r + 2 * kAhead);
-    if (!kNearEnd || r + 3 * kAhead / 2 < n) stage1b(r + 3 * kAhead / 2);
-    if (!kNearEnd || r + kAhead < n) stage2(r + kAhead);
-    if (!kNearEnd || r + kAhead / 2 < n) stage3(r + kAhead / 2);
-    stage4(r);
+  const auto row = [&]<bool kNearEnd>(uint32_t r) __attribute__((always_inline)) {
+    if (!kNearEnd || r + kA < n) stageA(r + kA);
+    if (!kNearEnd || r + kB < n) stageB(r + kB);
+    if constexpr (kRollup) {
+      if (!kNearEnd || r + kC < n) stageC(r + kC);
+      if (!kNearEnd || r + kD < n) stageD(r + kD);
+      if (!kNearEnd || r + kE < n) stageE(r + kE);
+    }
+    stageF(r);
   };
 
-  for (uint32_t a = 0; a < std::min(n, 2 * kAhead); ++a) stage1(a);
-  for (uint32_t a = 0; a < std::min(n, 3 * kAhead / 2); ++a) stage1b(a);
-  for (uint32_t a = 0; a < std::min(n, kAhead); ++a) stage2(a);
-  for (uint32_t a = 0; a < std::min(n, kAhead / 2); ++a) stage3(a);
-  const uint32_t far_from_end = n > 2 * kAhead ? n - 2 * kAhead : 0;
+  for (uint32_t a = 0; a < std::min(n, kA); ++a) stageA(a);
+  for (uint32_t a = 0; a < std::min(n, kB); ++a) stageB(a);
+  if constexpr (kRollup) {
+    for (uint32_t a = 0; a < std::min(n, kC); ++a) stageC(a);
+    for (uint32_t a = 0; a < std::min(n, kD); ++a) stageD(a);
+    for (uint32_t a = 0; a < std::min(n, kE); ++a) stageE(a);
+  }
+  const uint32_t far_from_end = n > kA ? n - kA : 0;
   uint32_t r = 0;
   for (; r < far_from_end; ++r) row.template operator()<false>(r);
   for (; r < n; ++r) row.template operator()<true>(r);
   merged_ += merged;
+  settled_ += settled;
 }
 
 void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32_t h,
-                        uint64_t now_ms, size_t bucket, decode::FlowOutput& out) noexcept {
+                        uint16_t settled_stamp, uint64_t now_ms, size_t bucket,
+                        decode::FlowOutput& out) noexcept {
   const size_t mask = index_.size() - 1;
   if (live_ == config_.max_keys) {
     emit_oldest(out);
@@ -312,6 +379,7 @@ void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32
   e.vlan = b.vlan[r];
   e.listener = b.listener[r];
   e.tcp_flags = b.tcp_flags[r];
+  e.settled_stamp = settled_stamp;
   e.src_mask = b.src_mask[r];
   e.dst_mask = b.dst_mask[r];
   e.direction = b.direction[r];
@@ -403,6 +471,12 @@ void Aggregator::flush_due(uint64_t now_ms, decode::FlowOutput& out) noexcept {
   if (next_rotation_ms_ != 0 && now_ms >= next_rotation_ms_) {
     rollup_.rotate();
     next_rotation_ms_ = now_ms + config_.rollup_refresh_ms;
+    // No record is settled in the new generation. When the stamp wraps (after 65,535
+    // rotations), records older than that could carry the new one: they are cleared first.
+    if (++stamp_ == 0) {
+      stamp_ = 1;
+      for (uint32_t i = 0; i < live_; ++i) entries_[ring_slot(head_ + i)].settled_stamp = 0;
+    }
   }
 }
 

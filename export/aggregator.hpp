@@ -21,6 +21,9 @@ struct AggregatorConfig {
   // Namespace of each listener index (records carry their listener): flows of one exporter
   // that reach two listeners of one [[inputs.netflow]] block aggregate together.
   std::vector<uint16_t> listener_namespace;
+  // Flows of settled keys skip the roll-up (add() says when; the result is the same). Off, every
+  // flow consults it: the tests and the fuzz target compare the two.
+  bool settle = true;
 };
 
 // Aggregation with the reference's semantics (Datadog's flow accumulator, which Datakit's NetFlow
@@ -47,6 +50,8 @@ class Aggregator {
 
   uint32_t live() const noexcept { return live_; }
   uint64_t merged() const noexcept { return merged_; }
+  // Flows that were settled and so did not consult the port roll-up (add() says when).
+  uint64_t settled() const noexcept { return settled_; }
   uint64_t flushed() const noexcept { return flushed_; }
   uint64_t flushed_early() const noexcept { return flushed_early_; }
   uint64_t dropped() const noexcept { return dropped_; }  // no output block when flushing
@@ -61,8 +66,8 @@ class Aggregator {
     return sizeof(*this) + entries_.reserved_bytes() + index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +
            keys_.capacity() * sizeof(KeyHead) +
-           (hashes_.capacity() + found_.capacity()) * sizeof(uint32_t) +
-           rollup_.memory_bytes();
+           (hashes_.capacity() + found_.capacity()) * sizeof(uint32_t) + asks_.capacity() +
+           stamps_.capacity() * sizeof(uint16_t) + rollup_.memory_bytes();
   }
 
  private:
@@ -84,6 +89,10 @@ class Aggregator {
   struct alignas(64) Entry {
     KeyHead head;
     uint8_t tcp_flags;
+    uint8_t unused;
+    // stamp_ when this key's last flow that consulted the roll-up was settled (its tuple held by
+    // a pair below the threshold, PortRollup::Verdict), else 0.
+    uint16_t settled_stamp;
     uint64_t bytes, packets, start_ms, end_ms;
     // Second line.
     std::array<uint8_t, 12> upper[3];  // the first twelve bytes of exporter, source, destination
@@ -112,18 +121,22 @@ class Aggregator {
   };
 
   // Writes the key head of row r, whose `side` port is rolled up and whose listener is in
-  // namespace `ns`, to `head` and returns the hash of the whole key (stage 2 of add()).
+  // namespace `ns`, to `head` and returns the hash of the whole key (stages A and E of add()).
   [[gnu::always_inline]] static uint32_t make_key(const decode::FlowBlock& b, uint32_t r,
                                                   EphemeralPort side, uint64_t ns,
                                                   KeyHead& head) noexcept;
+  // add() with the roll-up on or off.
+  template <bool kRollup>
+  void add_rows(const decode::FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept;
   // Whether the record holds row r's key, whose head is `head`.
   [[gnu::always_inline]] static bool holds(const Entry& e, const KeyHead& head,
                                            const decode::FlowBlock& b, uint32_t r) noexcept;
-  // Stores row r, whose key is `k` hashed to `h` and not in the table, in a new record that
-  // `bucket` (the empty one ending the key's probe) points at, flushing the oldest record to
-  // `out` first when the table is full.
+  // Stores row r, whose key is `k` hashed to `h` and not in the table, in a new record (with
+  // `settled_stamp`) that `bucket` (the empty one ending the key's probe) points at, flushing
+  // the oldest record to `out` first when the table is full.
   void insert(const decode::FlowBlock& b, uint32_t r, const KeyHead& k, uint32_t h,
-              uint64_t now_ms, size_t bucket, decode::FlowOutput& out) noexcept;
+              uint16_t settled_stamp, uint64_t now_ms, size_t bucket,
+              decode::FlowOutput& out) noexcept;
   // The ring slot of position p (< 2 * max_keys) counted from slot 0: no division.
   uint32_t ring_slot(uint32_t p) const noexcept {
     return p >= config_.max_keys ? p - config_.max_keys : p;
@@ -144,9 +157,17 @@ class Aggregator {
   std::vector<PortRollup::Fingerprints> fingerprints_;
   std::vector<KeyHead> keys_;
   std::vector<uint32_t> hashes_;
-  std::vector<uint32_t> found_;  // the slot + 1 of the record stage 3 found (0: none)
+  std::vector<uint32_t> found_;  // the slot + 1 of the record stage B found (0: none)
+  std::vector<uint8_t> asks_;    // 1: the row consults the roll-up (stage E)
+  std::vector<uint16_t> stamps_;  // the settled_stamp a row leaves on its record
+  // Rows that will consult the roll-up and have not yet, counted by a few bits of their pair's
+  // fingerprint: a row is settled only when none of them may be of its pair.
+  std::array<uint8_t, 4096> pending_{};
+  // The roll-up generation's stamp, never 0: changes when the trackers rotate.
+  uint16_t stamp_ = 1;
 
   uint64_t merged_ = 0;
+  uint64_t settled_ = 0;
   uint64_t flushed_ = 0;
   uint64_t flushed_early_ = 0;
   uint64_t dropped_ = 0;

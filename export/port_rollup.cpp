@@ -14,6 +14,8 @@ namespace {
 
 uint64_t slot_count(uint32_t capacity) noexcept { return std::bit_ceil(uint64_t{capacity} * 2); }
 uint32_t pair_capacity(uint32_t capacity) noexcept { return std::max<uint32_t>(capacity / 2, 8); }
+// 64-bit words of a bit per pair slot.
+size_t spilled_words(uint64_t pair_slots) noexcept { return (pair_slots + 63) / 64; }
 
 // The slot holding `key`, or the empty slot where it would go (linear probing).
 template <typename Slot>
@@ -59,13 +61,15 @@ PortRollup::PortRollup(uint32_t threshold, uint32_t capacity)
   if (threshold_ == 0) return;  // off: no tables
   pairs_ = HugePageArray<PairSlot>(slot_count(pair_capacity_));
   keys_ = HugePageArray<KeySlot>(slot_count(capacity_));
+  spilled_.assign(spilled_words(pairs_.size()), 0);
 }
 
 uint64_t PortRollup::table_bytes(uint32_t threshold, uint32_t capacity) noexcept {
   if (threshold == 0) return 0;
   capacity = std::max<uint32_t>(capacity, 16);
-  return HugePageArray<PairSlot>::bytes_for(slot_count(pair_capacity(capacity))) +
-         HugePageArray<KeySlot>::bytes_for(slot_count(capacity));
+  const uint64_t pair_slots = slot_count(pair_capacity(capacity));
+  return HugePageArray<PairSlot>::bytes_for(pair_slots) +
+         HugePageArray<KeySlot>::bytes_for(slot_count(capacity)) + spilled_words(pair_slots) * 8;
 }
 
 bool PortRollup::claim(KeySlot& slot, uint64_t key) noexcept {
@@ -145,15 +149,17 @@ void PortRollup::spill(PairSlot& slot, uint64_t pair) noexcept {
   slot.count = 0;
   slot.newer = 0;
   slot.state = kSpilled;
+  const size_t home = (pair | kNonZero) & (pairs_.size() - 1);
+  spilled_[home / 64] |= uint64_t{1} << (home % 64);
 }
 
-EphemeralPort PortRollup::add_rest(const Fingerprints& f) noexcept {
+PortRollup::Verdict PortRollup::add_rest(const Fingerprints& f) noexcept {
   const uint64_t key = pair_key(f);
   PairSlot& pair = probe(pairs_, key);
   if (pair.key == 0) {
     if (pairs_used_ >= pair_capacity_) {
       ++untracked_;
-      return EphemeralPort::kNone;
+      return Verdict{EphemeralPort::kNone, false};
     }
     pair.key = key;
     ++pairs_used_;
@@ -164,19 +170,19 @@ EphemeralPort PortRollup::add_rest(const Fingerprints& f) noexcept {
     const uint16_t held = holding(pair, tuple);
     if (held != 0) {
       pair.newer |= held;
-      return EphemeralPort::kNone;
+      return Verdict{EphemeralPort::kNone, true};
     }
     // Fewer tuples than the threshold: no key of the pair can have reached it.
     if (pair.count + 1u < threshold_) {
       pair.tuples[pair.count] = tuple;
       pair.newer |= static_cast<uint16_t>(1u << pair.count);
       ++pair.count;
-      return EphemeralPort::kNone;
+      return Verdict{EphemeralPort::kNone, true};
     }
     spill(pair, f.pair);
   }
   pair.state |= kSeenNewer;
-  return track(f.pair, f.src_port, f.dst_port, 3);
+  return Verdict{track(f.pair, f.src_port, f.dst_port, 3), false};
 }
 
 void PortRollup::rotate() noexcept {
@@ -184,6 +190,7 @@ void PortRollup::rotate() noexcept {
   // The current generation is forgotten; the newer one becomes current and starts again empty.
   const uint32_t gone = current_;
   current_ ^= 1;
+  std::fill(spilled_.begin(), spilled_.end(), 0);
   rotate_table(keys_, keys_used_, [&](KeySlot& s) {
     s.count[gone] = 0;
     return s.count[current_] != 0;

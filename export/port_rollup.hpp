@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -65,25 +66,41 @@ class PortRollup {
     return Fingerprints{pair, src_port, dst_port};
   }
 
+  // What add() tells of a flow: which of its ports is ephemeral, and whether its tuple is now
+  // held by a pair that has not spilled. A settled tuple's next flows get the same answer and
+  // change nothing (the tuple is marked seen in both generations already) until the pair
+  // spills (may_have_spilled() tells) or the trackers rotate.
+  struct Verdict {
+    EphemeralPort side;
+    bool settled;
+  };
   // Records the flow and tells which of its ports is ephemeral. Inline for the common case, a
   // flow whose pair has not spilled and sits in its home slot already holding the flow's tuple:
   // the tuple is marked seen in the newer generation, and no port of such a pair is ephemeral.
   // Every other flow takes add_rest(), out of line, so the common case needs no call.
-  EphemeralPort add(const Fingerprints& f) noexcept {
-    if (threshold_ == 0) return EphemeralPort::kNone;
+  Verdict judge(const Fingerprints& f) noexcept {
+    if (threshold_ == 0) return Verdict{EphemeralPort::kNone, false};
     PairSlot& home = pairs_[home_index(f)];
     if (home.key == pair_key(f) && (home.state & kSpilled) == 0) {
       const uint16_t held = holding(home, uint32_t{f.src_port} << 16 | f.dst_port);
       if (held != 0) {
         home.newer |= held;
-        return EphemeralPort::kNone;
+        return Verdict{EphemeralPort::kNone, true};
       }
     }
     return add_rest(f);
   }
+  EphemeralPort add(const Fingerprints& f) noexcept { return judge(f).side; }
   EphemeralPort add(const decode::IpAddress& src, const decode::IpAddress& dst, uint16_t src_port,
                     uint16_t dst_port) noexcept {
     return add(fingerprints(src, dst, src_port, dst_port));
+  }
+  // False when the flow's pair has certainly not spilled since the last rotation: one bit per
+  // pair slot, set where a spilling pair's probe starts, cleared by rotate(). Pairs that share
+  // that slot share the bit, so true may be wrong; false never is.
+  bool may_have_spilled(const Fingerprints& f) const noexcept {
+    const size_t i = home_index(f);
+    return (spilled_[i / 64] >> (i % 64) & 1) != 0;
   }
   // Starts loading the pair's slot, so that a caller walking a block can issue it a few records
   // ahead: the tables are far larger than the caches.
@@ -113,7 +130,7 @@ class PortRollup {
   uint32_t tracked_keys() const noexcept { return keys_used_; }
   // What the tables reserve.
   uint64_t memory_bytes() const noexcept {
-    return pairs_.reserved_bytes() + keys_.reserved_bytes();
+    return pairs_.reserved_bytes() + keys_.reserved_bytes() + spilled_.capacity() * 8;
   }
   // What a PortRollup(threshold, capacity) reserves, before making one.
   static uint64_t table_bytes(uint32_t threshold, uint32_t capacity) noexcept;
@@ -179,7 +196,7 @@ class PortRollup {
     return static_cast<uint16_t>(held);
   }
   // add() for every flow its inline part does not take.
-  [[gnu::noinline]] EphemeralPort add_rest(const Fingerprints& f) noexcept;
+  [[gnu::noinline]] Verdict add_rest(const Fingerprints& f) noexcept;
   // Spills the pair in `slot`: its tuples go to the key slots, each to the generations it was
   // seen in.
   void spill(PairSlot& slot, uint64_t pair) noexcept;
@@ -198,6 +215,7 @@ class PortRollup {
   uint32_t pair_capacity_;  // pairs
   HugePageArray<PairSlot> pairs_;  // open addressing, linear probing
   HugePageArray<KeySlot> keys_;    // open addressing, linear probing
+  std::vector<uint64_t> spilled_;  // may_have_spilled(): a bit per pair slot
   uint32_t pairs_used_ = 0;
   uint32_t keys_used_ = 0;
   uint32_t current_ = 0;  // the generation queries read; the other is the newer one

@@ -19,7 +19,7 @@ repo="$(pwd)"
 seconds="${1:-${FLOWGATE_FUZZ_SECONDS:-300}}"
 shift || true
 all_targets=(netflow5 netflow9 ipfix datagram sflow pcap config template_cache_diff aggregator_diff
-  port_rollup_diff)
+  aggregator_settle_diff port_rollup_diff)
 [ $# -gt 0 ] && targets=("$@") || targets=("${all_targets[@]}")
 work_root="${FLOWGATE_FUZZ_WORK:-/tmp/flowgate-fuzz}"
 max_seeds=50
@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
       inputs+=("$work/captures")
       ;;
     config) inputs+=(config/flowgate.conf) ;;
-    template_cache_diff | aggregator_diff | port_rollup_diff) ;;
+    template_cache_diff | aggregator_diff | aggregator_settle_diff | port_rollup_diff) ;;
     *) [ -d ../shared/corpus ] && inputs+=(../shared/corpus) ;;
   esac
   # config/flowgate.conf is a file: libFuzzer takes directories only.
@@ -65,7 +65,11 @@ for t in "${targets[@]}"; do
   # Long operation sequences only slow the differential target down (each operation compares
   # the whole key space): 256 operations at most. Captures and datagrams may be large.
   max_len=65536
-  case "$t" in template_cache_diff | aggregator_diff | port_rollup_diff) max_len=1024 ;; esac
+  case "$t" in
+    template_cache_diff | aggregator_diff | aggregator_settle_diff | port_rollup_diff)
+      max_len=1024
+      ;;
+  esac
   log="$work/run.log"
   before=$(ls "$work/artifacts" | grep -c '^crash-\|^leak-\|^timeout-\|^oom-' || true)
   # -jobs=1 writes the run's output to fuzz-0.log in the current directory: run in $work.

@@ -466,6 +466,147 @@ TEST(AggregatorModel, WritesWhatAMapOfTheKeysHolds) {
   EXPECT_EQ(mismatches, 0u);
 }
 
+// Runs the same blocks and clock through an aggregator whose settled flows skip the roll-up
+// and one where every flow consults it, and counts the written records and counts in which
+// they differ (all of them compared field by field, in order, roll-up marks included).
+class SettledAgainstConsulting {
+ public:
+  explicit SettledAgainstConsulting(AggregatorConfig c)
+      : settling_(with_settle(c, true)), consulting_(with_settle(c, false)) {}
+
+  void add(const FlowBlock& b, uint64_t now_ms) {
+    settling_.add(b, now_ms, settling_out_.output());
+    consulting_.add(b, now_ms, consulting_out_.output());
+  }
+  void flush_due(uint64_t now_ms) {
+    settling_.flush_due(now_ms, settling_out_.output());
+    consulting_.flush_due(now_ms, consulting_out_.output());
+  }
+  void flush_all() {
+    settling_.flush_all(settling_out_.output());
+    consulting_.flush_all(consulting_out_.output());
+  }
+  // Records written and counts in which the two differ.
+  size_t differences() const {
+    size_t d = settling_out_.size() != consulting_out_.size();
+    d += settling_.merged() != consulting_.merged();
+    d += settling_.flushed_early() != consulting_.flushed_early();
+    d += settling_.rollup_untracked() != consulting_.rollup_untracked();
+    d += settling_.live() != consulting_.live();
+    const size_t n = std::min(settling_out_.size(), consulting_out_.size());
+    for (size_t i = 0; i < n; ++i) {
+      const auto [x, xr] = settling_out_.at(i);
+      const auto [y, yr] = consulting_out_.at(i);
+      d += !(x->exporter_addr[xr] == y->exporter_addr[yr] && x->src_addr[xr] == y->src_addr[yr] &&
+             x->dst_addr[xr] == y->dst_addr[yr] && x->src_port[xr] == y->src_port[yr] &&
+             x->dst_port[xr] == y->dst_port[yr] && x->port_rollup[xr] == y->port_rollup[yr] &&
+             x->protocol[xr] == y->protocol[yr] && x->bytes[xr] == y->bytes[yr] &&
+             x->packets[xr] == y->packets[yr] && x->start_ms[xr] == y->start_ms[yr] &&
+             x->end_ms[xr] == y->end_ms[yr] && x->tcp_flags[xr] == y->tcp_flags[yr]);
+    }
+    return d;
+  }
+  const Aggregator& settling() const { return settling_; }
+  const Aggregator& consulting() const { return consulting_; }
+  const testing::CollectingOutput& written() const { return consulting_out_; }
+
+ private:
+  static AggregatorConfig with_settle(AggregatorConfig c, bool settle) {
+    c.settle = settle;
+    return c;
+  }
+  Aggregator settling_, consulting_;
+  testing::CollectingOutput settling_out_, consulting_out_;
+};
+
+// Settled flows skip the roll-up only where consulting it would change nothing: on traffic
+// where pairs spill and roll up, tables fill (keys written early, pairs untracked) and the
+// trackers rotate, in blocks of every size, the records and counts are the same either way.
+TEST(AggregatorSettled, WritesWhatConsultingTheRollupForEveryFlowWrites) {
+  for (const uint32_t threshold : {1u, 3u, 10u}) {
+    AggregatorConfig c = config(40, threshold);
+    c.rollup_refresh_ms = 100;
+    c.max_keys = 300;
+    c.rollup_capacity = 96;  // room for 48 pairs of the 64 drawn
+    SettledAgainstConsulting both(c);
+    std::mt19937_64 rng(threshold);
+    uint64_t now = 1'000;
+    for (int block = 0; block < 400; ++block) {
+      auto b = std::make_unique<FlowBlock>();
+      const uint32_t rows = 1 + static_cast<uint32_t>(rng() % 700);
+      for (uint32_t i = 0; i < rows; ++i) {
+        Flow f;
+        // Most conversations repeat one of two port tuples of their pair; one flow in eight is
+        // a scan's, from two of the eight sources.
+        const bool scan = rng() % 8 == 0;
+        f.src = 0x0a000000 | static_cast<uint32_t>(scan ? rng() % 2 : rng() % 8);
+        f.dst = 0xc0a80000 | static_cast<uint32_t>(rng() % 8);
+        f.src_port = static_cast<uint16_t>(scan ? 1024 + rng() % 64 : 40000 + (f.src & 0xff));
+        f.dst_port = static_cast<uint16_t>(scan ? 80 + rng() % 16 : rng() % 3 == 0 ? 80 : 443);
+        f.exporter = 0xc0000200 | static_cast<uint32_t>(rng() % 2);
+        f.bytes = rng() % 10'000;
+        f.tcp_flags = static_cast<uint8_t>(rng());
+        append(*b, f);
+      }
+      both.add(*b, now);
+      now += rng() % 4;
+      if (rng() % 4 == 0) both.flush_due(now);
+    }
+    both.flush_all();
+    EXPECT_EQ(both.differences(), 0u) << "threshold " << threshold;
+    EXPECT_GT(both.written().size(), 10'000u);
+    EXPECT_EQ(both.consulting().settled(), 0u);
+    if (threshold > 1) {
+      EXPECT_GT(both.settling().settled(), both.settling().merged() / 4)
+          << "a good part of the merges skipped the roll-up";
+    } else {
+      EXPECT_EQ(both.settling().settled(), 0u) << "with threshold 1 every pair spills at once";
+    }
+    EXPECT_GT(both.settling().rollup_untracked(), 0u);
+    EXPECT_GT(both.settling().flushed_early(), 0u);
+    size_t rolled = 0;
+    both.written().for_each(
+        [&](const FlowBlock& b, uint32_t r) { rolled += b.port_rollup[r] != 0; });
+    EXPECT_GT(rolled, 100u);
+  }
+}
+
+// A record's settled stamp names the trackers' generation, and the stamp wraps after 65,535
+// rotations: a record kept that long (flush interval far above the refresh interval) must not
+// pass for settled in the generation whose stamp it happens to carry. Its tuple was forgotten
+// meanwhile, so its next flow counts it again, and with a threshold of 2 a second destination
+// port of that source port then rolls up.
+TEST(AggregatorSettled, AStampThatWrapsIsNotTakenForTheNewGeneration) {
+  AggregatorConfig c = config(1'000'000'000, 2);
+  c.rollup_refresh_ms = 1;
+  c.rollup_capacity = 16;
+  SettledAgainstConsulting both(c);
+  Flow kept;
+  kept.src_port = 1000;
+  kept.dst_port = 80;
+  Flow other = kept;
+  other.dst_port = 81;
+  const auto add = [&](const Flow& f, uint64_t now) {
+    auto b = std::make_unique<FlowBlock>();
+    append(*b, f);
+    both.add(*b, now);
+  };
+  uint64_t now = 1'000;
+  add(kept, now);
+  add(kept, now);
+  for (int i = 0; i < 65'535; ++i) both.flush_due(++now);
+  add(kept, now);
+  add(other, now);
+  both.flush_all();
+  EXPECT_EQ(both.differences(), 0u);
+  EXPECT_EQ(both.settling().settled(), 1u) << "the second flow, in the first generation";
+  size_t rolled = 0;
+  both.written().for_each([&](const FlowBlock& b, uint32_t r) {
+    rolled += b.port_rollup[r] == FlowBlock::kRollupDstPort;
+  });
+  EXPECT_EQ(rolled, 1u);
+}
+
 TEST(PortRollup, ATieRollsUpTheDestinationOnly) {
   // As the reference: when both sides reach the threshold, the side with at least as many
   // peers keeps its port, so only one side is ever "*".

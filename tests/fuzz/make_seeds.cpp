@@ -747,6 +747,73 @@ void aggregator_diff_seeds() {
   }
 }
 
+// ---- aggregator_settle_diff: flows, blocks, clock steps ----
+
+void aggregator_settle_diff_seeds() {
+  // A flow (op 0) of source pool[src], destination pool[dst], source port 1000 + sp,
+  // destination port 80 + dp, exporter 0, TCP.
+  auto flow = [](Bytes& b, uint8_t src, uint8_t dst, uint8_t sp, uint8_t dp) {
+    b.insert(b.end(), {0, static_cast<uint8_t>(src | dst << 2), static_cast<uint8_t>(sp | dp << 3),
+                       2, 100});
+  };
+  auto add = [](Bytes& b) { b.insert(b.end(), {5, 0, 0, 0, 0}); };
+  auto flush_due = [](Bytes& b, uint8_t ms) { b.insert(b.end(), {6, ms, 0, 0, 0}); };
+  {
+    // Threshold 3, 16 keys: one pair's conversation settles and merges; within one block a
+    // second and third source port then spill the pair, and the settled conversation's next
+    // flows, rows later in the same block, must consult the roll-up again.
+    Bytes b{2 | 15 << 2};
+    for (int i = 0; i < 3; ++i) flow(b, 0, 1, 0, 0);
+    add(b);
+    flow(b, 0, 1, 0, 0);
+    flow(b, 0, 1, 1, 0);
+    flow(b, 0, 1, 0, 0);
+    flow(b, 0, 1, 2, 0);
+    for (int i = 0; i < 3; ++i) flow(b, 0, 1, 0, 0);
+    add(b);
+    write("aggregator_settle_diff", "spill_within_a_block", b);
+  }
+  {
+    // Threshold 3, 16 keys: the same, with the spill in a block of its own, so the next
+    // block's flows of the settled conversation find the pair marked as spilled.
+    Bytes b{2 | 15 << 2};
+    for (int i = 0; i < 2; ++i) flow(b, 0, 1, 0, 0);
+    add(b);
+    flow(b, 0, 1, 1, 0);
+    flow(b, 0, 1, 2, 0);
+    add(b);
+    flow(b, 0, 1, 0, 0);
+    add(b);
+    write("aggregator_settle_diff", "spill_in_an_earlier_block", b);
+  }
+  {
+    // Threshold 10, 16 keys: settled conversations across a rotation (8 ms), which forgets
+    // what the newer generation did not see, and the flush interval (20 ms).
+    Bytes b{3 | 15 << 2};
+    for (uint8_t src = 0; src < 4; ++src) flow(b, src, 1, src, 0);
+    add(b);
+    flush_due(b, 9);
+    flow(b, 0, 1, 0, 0);
+    add(b);
+    flush_due(b, 9);
+    for (uint8_t src = 0; src < 4; ++src) flow(b, src, 1, src, 0);
+    add(b);
+    flush_due(b, 15);
+    write("aggregator_settle_diff", "rotations", b);
+  }
+  {
+    // Threshold 2, 2 keys: records written early and taken again while their pair fills.
+    Bytes b{1 | 1 << 2};
+    for (uint8_t sp = 0; sp < 4; ++sp) {
+      flow(b, 2, 3, sp, 0);
+      flow(b, 2, 3, 0, sp);
+      flow(b, 0, 1, 0, 0);
+    }
+    add(b);
+    write("aggregator_settle_diff", "key_bound", b);
+  }
+}
+
 // ---- port_rollup_diff: flows and rotations ----
 
 void port_rollup_diff_seeds() {
@@ -810,6 +877,7 @@ int main(int argc, char** argv) {
   pcap_seeds();
   template_cache_diff_seeds();
   aggregator_diff_seeds();
+  aggregator_settle_diff_seeds();
   port_rollup_diff_seeds();
   return g_failures == 0 ? 0 : 1;
 }
