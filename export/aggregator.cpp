@@ -292,7 +292,7 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
     e.start_ms = std::min(e.start_ms, b.start_ms[r]);
     e.end_ms = std::max(e.end_ms, b.end_ms[r]);
     e.tcp_flags |= b.tcp_flags[r];
-    e.settled_stamp = kRollup ? stamps[r] : 0;
+    if constexpr (kRollup) e.settled_stamp = stamps[r];
     ++merged;
   };
   const auto stageF = [&](uint32_t r) __attribute__((always_inline)) {
