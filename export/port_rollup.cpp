@@ -14,8 +14,6 @@ namespace {
 
 uint64_t slot_count(uint32_t capacity) noexcept { return std::bit_ceil(uint64_t{capacity} * 2); }
 uint32_t pair_capacity(uint32_t capacity) noexcept { return std::max<uint32_t>(capacity / 2, 8); }
-// 64-bit words of a bit per pair slot.
-size_t spilled_words(uint64_t pair_slots) noexcept { return (pair_slots + 63) / 64; }
 
 // The slot holding `key`, or the empty slot where it would go (linear probing).
 template <typename Slot>
@@ -61,15 +59,13 @@ PortRollup::PortRollup(uint32_t threshold, uint32_t capacity)
   if (threshold_ == 0) return;  // off: no tables
   pairs_ = HugePageArray<PairSlot>(slot_count(pair_capacity_));
   keys_ = HugePageArray<KeySlot>(slot_count(capacity_));
-  spilled_.assign(spilled_words(pairs_.size()), 0);
 }
 
 uint64_t PortRollup::table_bytes(uint32_t threshold, uint32_t capacity) noexcept {
   if (threshold == 0) return 0;
   capacity = std::max<uint32_t>(capacity, 16);
-  const uint64_t pair_slots = slot_count(pair_capacity(capacity));
-  return HugePageArray<PairSlot>::bytes_for(pair_slots) +
-         HugePageArray<KeySlot>::bytes_for(slot_count(capacity)) + spilled_words(pair_slots) * 8;
+  return HugePageArray<PairSlot>::bytes_for(slot_count(pair_capacity(capacity))) +
+         HugePageArray<KeySlot>::bytes_for(slot_count(capacity));
 }
 
 bool PortRollup::claim(KeySlot& slot, uint64_t key) noexcept {
@@ -149,8 +145,8 @@ void PortRollup::spill(PairSlot& slot, uint64_t pair) noexcept {
   slot.count = 0;
   slot.newer = 0;
   slot.state = kSpilled;
-  const size_t home = (pair | kNonZero) & (pairs_.size() - 1);
-  spilled_[home / 64] |= uint64_t{1} << (home % 64);
+  const size_t bit = spilled_bit(pair);
+  spilled_[bit / 64] |= uint64_t{1} << (bit % 64);
 }
 
 PortRollup::Verdict PortRollup::add_rest(const Fingerprints& f) noexcept {
@@ -190,7 +186,7 @@ void PortRollup::rotate() noexcept {
   // The current generation is forgotten; the newer one becomes current and starts again empty.
   const uint32_t gone = current_;
   current_ ^= 1;
-  std::fill(spilled_.begin(), spilled_.end(), 0);
+  spilled_.fill(0);
   rotate_table(keys_, keys_used_, [&](KeySlot& s) {
     s.count[gone] = 0;
     return s.count[current_] != 0;

@@ -2,8 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <cstring>
-#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -95,11 +95,12 @@ class PortRollup {
                     uint16_t dst_port) noexcept {
     return add(fingerprints(src, dst, src_port, dst_port));
   }
-  // False when the flow's pair has certainly not spilled since the last rotation: one bit per
-  // pair slot, set where a spilling pair's probe starts, cleared by rotate(). Pairs that share
-  // that slot share the bit, so true may be wrong; false never is.
+  // False when the flow's pair has certainly not spilled since the last rotation: one bit for
+  // the pairs that share 16 bits of their fingerprint, set by a spill, cleared by rotate().
+  // True may be wrong (another pair of those spilled); false never is. 8 KiB, so that it stays
+  // in the nearest caches: it is read for most flows.
   bool may_have_spilled(const Fingerprints& f) const noexcept {
-    const size_t i = home_index(f);
+    const size_t i = spilled_bit(f.pair);
     return (spilled_[i / 64] >> (i % 64) & 1) != 0;
   }
   // Starts loading the pair's slot, so that a caller walking a block can issue it a few records
@@ -130,7 +131,7 @@ class PortRollup {
   uint32_t tracked_keys() const noexcept { return keys_used_; }
   // What the tables reserve.
   uint64_t memory_bytes() const noexcept {
-    return pairs_.reserved_bytes() + keys_.reserved_bytes() + spilled_.capacity() * 8;
+    return pairs_.reserved_bytes() + keys_.reserved_bytes();
   }
   // What a PortRollup(threshold, capacity) reserves, before making one.
   static uint64_t table_bytes(uint32_t threshold, uint32_t capacity) noexcept;
@@ -168,6 +169,8 @@ class PortRollup {
   size_t home_index(const Fingerprints& f) const noexcept {
     return pair_key(f) & (pairs_.size() - 1);
   }
+  // A pair's bit in spilled_: bits of the fingerprint above those the pair slots use.
+  static size_t spilled_bit(uint64_t pair) noexcept { return pair >> 48; }
   static uint64_t src_key(uint64_t pair, uint16_t port) noexcept {
     return decode::mix64(pair ^ (uint64_t{port} << 1)) | kNonZero;
   }
@@ -215,7 +218,7 @@ class PortRollup {
   uint32_t pair_capacity_;  // pairs
   HugePageArray<PairSlot> pairs_;  // open addressing, linear probing
   HugePageArray<KeySlot> keys_;    // open addressing, linear probing
-  std::vector<uint64_t> spilled_;  // may_have_spilled(): a bit per pair slot
+  std::array<uint64_t, 1024> spilled_{};  // may_have_spilled()
   uint32_t pairs_used_ = 0;
   uint32_t keys_used_ = 0;
   uint32_t current_ = 0;  // the generation queries read; the other is the newer one
