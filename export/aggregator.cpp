@@ -87,12 +87,13 @@ Aggregator::Aggregator(AggregatorConfig config)
       stamps_(FlowBlock::kCapacity) {
   config_.max_keys = std::max<uint32_t>(config_.max_keys, 1);
   entries_ = HugePageArray<Entry>(config_.max_keys);
+  tails_ = HugePageArray<EntryTail>(config_.max_keys);
   index_ = HugePageArray<Bucket>(bucket_count(config_.max_keys));
 }
 
 uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
   const uint32_t keys = std::max<uint32_t>(config.max_keys, 1);
-  return HugePageArray<Entry>::bytes_for(keys) +
+  return HugePageArray<Entry>::bytes_for(keys) + HugePageArray<EntryTail>::bytes_for(keys) +
          HugePageArray<Bucket>::bytes_for(bucket_count(keys)) +
          PortRollup::table_bytes(config.port_rollup_threshold, config.rollup_capacity);
 }
@@ -160,13 +161,13 @@ inline uint32_t Aggregator::make_key(const FlowBlock& b, uint32_t r, EphemeralPo
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-inline bool Aggregator::holds(const Entry& e, const KeyHead& head, const FlowBlock& b,
-                              uint32_t r) noexcept {
+inline bool Aggregator::holds(const Entry& e, const EntryTail& t, const KeyHead& head,
+                              const FlowBlock& b, uint32_t r) noexcept {
   if (!same_head(e.head, head)) return false;
   if (!head.wide) return true;  // both keys' addresses are v4-mapped: equal above the head
-  return std::memcmp(e.upper[0].data(), b.exporter_addr[r].bytes.data(), 12) == 0 &&
-         std::memcmp(e.upper[1].data(), b.src_addr[r].bytes.data(), 12) == 0 &&
-         std::memcmp(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12) == 0;
+  return std::memcmp(t.upper[0].data(), b.exporter_addr[r].bytes.data(), 12) == 0 &&
+         std::memcmp(t.upper[1].data(), b.src_addr[r].bytes.data(), 12) == 0 &&
+         std::memcmp(t.upper[2].data(), b.dst_addr[r].bytes.data(), 12) == 0;
 }
 
 void Aggregator::add(const FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept {
@@ -210,6 +211,7 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
   const size_t mask = index_.size() - 1;
   Bucket* const index = index_.data();
   Entry* const entries = entries_.data();
+  const EntryTail* const tails = tails_.data();
   PortRollup::Fingerprints* const fingerprints = fingerprints_.data();
   KeyHead* const keys = keys_.data();
   uint32_t* const hashes = hashes_.data();
@@ -247,9 +249,8 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
     for (int probes = 0; probes < 4 && index[i].slot_plus_1 != 0; ++probes, i = (i + 1) & mask) {
       if (index[i].hash == h) {
         const uint32_t slot_plus_1 = index[i].slot_plus_1;
-        const Entry* e = &entries[slot_plus_1 - 1];
-        prefetch(e);                                                          // head and sums
-        if (keys[a].wide != 0) prefetch(reinterpret_cast<const char*>(e) + 64);  // upper bytes
+        prefetch(&entries[slot_plus_1 - 1]);                             // head and sums
+        if (keys[a].wide != 0) prefetch(&tails[slot_plus_1 - 1]);  // upper bytes
         found[a] = slot_plus_1;
         return;
       }
@@ -262,7 +263,7 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
     const uint32_t noted = found[a];
     if (settle && noted != 0 && entries[noted - 1].settled_stamp == stamp &&
         pending[pending_of(f)] == 0 && !rollup_.may_have_spilled(f) &&
-        holds(entries[noted - 1], keys[a], b, a)) {
+        holds(entries[noted - 1], tails[noted - 1], keys[a], b, a)) {
       stamps[a] = stamp;
       ++settled;
       return;
@@ -300,15 +301,16 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
     // A record flushed since stage B no longer holds any key (emit_oldest() marks it), and one
     // taken again since holds its new key: either way the comparison tells.
     const uint32_t noted = found[r];
-    if (noted != 0 && holds(entries[noted - 1], k, b, r)) {
+    if (noted != 0 && holds(entries[noted - 1], tails[noted - 1], k, b, r)) {
       merge(entries[noted - 1], r);
       return;
     }
     const uint32_t h = hashes[r];
     size_t i = h & mask;
     for (; index[i].slot_plus_1 != 0; i = (i + 1) & mask) {
-      if (index[i].hash == h && holds(entries[index[i].slot_plus_1 - 1], k, b, r)) {
-        merge(entries[index[i].slot_plus_1 - 1], r);
+      const uint32_t slot = index[i].slot_plus_1 - 1;
+      if (index[i].hash == h && holds(entries[slot], tails[slot], k, b, r)) {
+        merge(entries[slot], r);
         return;
       }
     }
@@ -356,34 +358,35 @@ void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32
   const uint32_t slot = ring_slot(head_ + live_);
   Entry& e = entries_[slot];
   e.head = k;
-  std::memcpy(e.upper[0].data(), b.exporter_addr[r].bytes.data(), 12);
-  std::memcpy(e.upper[1].data(), b.src_addr[r].bytes.data(), 12);
-  std::memcpy(e.upper[2].data(), b.dst_addr[r].bytes.data(), 12);
-  e.hash = h;
-  e.first_seen_ms = now_ms;
   e.bytes = b.bytes[r];
   e.packets = b.packets[r];
   e.start_ms = b.start_ms[r];
   e.end_ms = b.end_ms[r];
-  e.src_mac = b.src_mac[r];
-  e.dst_mac = b.dst_mac[r];
-  e.next_hop = b.next_hop[r];
-  e.out_if = b.out_if[r];
-  e.sampling_rate = b.sampling_rate[r];
-  e.observation_domain = b.observation_domain[r];
-  e.sequence = b.sequence[r];
-  e.src_as = b.src_as[r];
-  e.dst_as = b.dst_as[r];
-  e.exporter_port = b.exporter_port[r];
-  e.ether_type = b.ether_type[r];
-  e.vlan = b.vlan[r];
-  e.listener = b.listener[r];
   e.tcp_flags = b.tcp_flags[r];
   e.settled_stamp = settled_stamp;
-  e.src_mask = b.src_mask[r];
-  e.dst_mask = b.dst_mask[r];
-  e.direction = b.direction[r];
-  e.flow_type = b.flow_type[r];
+  EntryTail& t = tails_[slot];
+  std::memcpy(t.upper[0].data(), b.exporter_addr[r].bytes.data(), 12);
+  std::memcpy(t.upper[1].data(), b.src_addr[r].bytes.data(), 12);
+  std::memcpy(t.upper[2].data(), b.dst_addr[r].bytes.data(), 12);
+  t.hash = h;
+  t.first_seen_ms = now_ms;
+  t.src_mac = b.src_mac[r];
+  t.dst_mac = b.dst_mac[r];
+  t.next_hop = b.next_hop[r];
+  t.out_if = b.out_if[r];
+  t.sampling_rate = b.sampling_rate[r];
+  t.observation_domain = b.observation_domain[r];
+  t.sequence = b.sequence[r];
+  t.src_as = b.src_as[r];
+  t.dst_as = b.dst_as[r];
+  t.exporter_port = b.exporter_port[r];
+  t.ether_type = b.ether_type[r];
+  t.vlan = b.vlan[r];
+  t.listener = b.listener[r];
+  t.src_mask = b.src_mask[r];
+  t.dst_mask = b.dst_mask[r];
+  t.direction = b.direction[r];
+  t.flow_type = b.flow_type[r];
   index_[bucket] = Bucket{slot + 1, h};
   ++live_;
 }
@@ -409,12 +412,13 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
   // kFlushAhead places behind this one is loaded now, for its turn.
   constexpr uint32_t kFlushAhead = 8;
   if (live_ > kFlushAhead) {
-    const uint32_t later = entries_[ring_slot(head_ + kFlushAhead)].hash;
+    const uint32_t later = tails_[ring_slot(head_ + kFlushAhead)].hash;
     prefetch(&index_[later & (index_.size() - 1)]);
   }
   Entry& e = entries_[head_];
+  const EntryTail& t = tails_[head_];
   const size_t mask = index_.size() - 1;
-  for (size_t i = e.hash & mask; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
+  for (size_t i = t.hash & mask; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
     if (index_[i].slot_plus_1 == head_ + 1) {
       erase_index(static_cast<uint32_t>(i));
       break;
@@ -425,36 +429,36 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
     ++dropped_;
   } else {
     FlowBlock& b = *out.block();
-    b.exporter_addr[r] = address(e.upper[0], e.head.exporter_low);
-    b.src_addr[r] = address(e.upper[1], e.head.src_low);
-    b.dst_addr[r] = address(e.upper[2], e.head.dst_low);
-    b.next_hop[r] = e.next_hop;
+    b.exporter_addr[r] = address(t.upper[0], e.head.exporter_low);
+    b.src_addr[r] = address(t.upper[1], e.head.src_low);
+    b.dst_addr[r] = address(t.upper[2], e.head.dst_low);
+    b.next_hop[r] = t.next_hop;
     b.bytes[r] = e.bytes;
     b.packets[r] = e.packets;
     b.start_ms[r] = e.start_ms;
     b.end_ms[r] = e.end_ms;
-    b.src_mac[r] = e.src_mac;
-    b.dst_mac[r] = e.dst_mac;
+    b.src_mac[r] = t.src_mac;
+    b.dst_mac[r] = t.dst_mac;
     b.in_if[r] = e.head.in_if;
-    b.out_if[r] = e.out_if;
-    b.sampling_rate[r] = e.sampling_rate;
-    b.observation_domain[r] = e.observation_domain;
-    b.sequence[r] = e.sequence;
-    b.src_as[r] = e.src_as;
-    b.dst_as[r] = e.dst_as;
+    b.out_if[r] = t.out_if;
+    b.sampling_rate[r] = t.sampling_rate;
+    b.observation_domain[r] = t.observation_domain;
+    b.sequence[r] = t.sequence;
+    b.src_as[r] = t.src_as;
+    b.dst_as[r] = t.dst_as;
     b.src_port[r] = e.head.src_port;  // 0 on a rolled-up side, which is written as "*"
     b.dst_port[r] = e.head.dst_port;
-    b.exporter_port[r] = e.exporter_port;
-    b.ether_type[r] = e.ether_type;
-    b.vlan[r] = e.vlan;
-    b.listener[r] = e.listener;
+    b.exporter_port[r] = t.exporter_port;
+    b.ether_type[r] = t.ether_type;
+    b.vlan[r] = t.vlan;
+    b.listener[r] = t.listener;
     b.protocol[r] = e.head.protocol;
     b.tos[r] = e.head.tos;
     b.tcp_flags[r] = e.tcp_flags;
-    b.src_mask[r] = e.src_mask;
-    b.dst_mask[r] = e.dst_mask;
-    b.direction[r] = e.direction;
-    b.flow_type[r] = e.flow_type;
+    b.src_mask[r] = t.src_mask;
+    b.dst_mask[r] = t.dst_mask;
+    b.direction[r] = t.direction;
+    b.flow_type[r] = t.flow_type;
     b.port_rollup[r] = e.head.rollup;
     ++flushed_;
   }
@@ -465,7 +469,7 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
 
 void Aggregator::flush_due(uint64_t now_ms, decode::FlowOutput& out) noexcept {
   // Entries are in first-seen order, and all wait the same interval: the due ones are a prefix.
-  while (live_ > 0 && entries_[head_].first_seen_ms + config_.flush_interval_ms <= now_ms) {
+  while (live_ > 0 && tails_[head_].first_seen_ms + config_.flush_interval_ms <= now_ms) {
     emit_oldest(out);
   }
   if (next_rotation_ms_ != 0 && now_ms >= next_rotation_ms_) {

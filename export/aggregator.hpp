@@ -63,7 +63,8 @@ class Aggregator {
   // What the aggregation tables and the roll-up trackers reserve, from their sizes (fixed at
   // construction by max_keys and rollup_capacity).
   uint64_t memory_bytes() const noexcept {
-    return sizeof(*this) + entries_.reserved_bytes() + index_.reserved_bytes() +
+    return sizeof(*this) + entries_.reserved_bytes() + tails_.reserved_bytes() +
+           index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +
            keys_.capacity() * sizeof(KeyHead) +
            (hashes_.capacity() + found_.capacity()) * sizeof(uint32_t) + asks_.capacity() +
@@ -84,8 +85,11 @@ class Aggregator {
     uint8_t protocol, tos, rollup, wide;
     uint8_t pad[2];
   };
-  // One cache-line-aligned record in three lines: what a merge reads and writes, then the rest
-  // of a wide key and what a flush reads, then what only the flush reads.
+  // A record in two parts, in two arrays indexed alike: its first line, what a merge reads and
+  // writes, and the rest of a wide key with what only a flush reads. The lines merges touch lie
+  // together (64 bytes a key, not 192): after a pause between blocks, when the caches and the
+  // TLB have forgotten the tables, the cost of a random line grows with the region it is drawn
+  // from.
   struct alignas(64) Entry {
     KeyHead head;
     uint8_t tcp_flags;
@@ -94,13 +98,15 @@ class Aggregator {
     // a pair below the threshold, PortRollup::Verdict), else 0.
     uint16_t settled_stamp;
     uint64_t bytes, packets, start_ms, end_ms;
-    // Second line.
+  };
+  static_assert(sizeof(Entry) == 64 && offsetof(Entry, end_ms) == 56, "one cache line");
+  struct alignas(64) EntryTail {
     std::array<uint8_t, 12> upper[3];  // the first twelve bytes of exporter, source, destination
     uint32_t hash;                     // of the key, so a flush finds its bucket without hashing
     uint64_t first_seen_ms;
-    // Not touched by a merge: the first flow's values.
+    // The first flow's values.
     uint32_t out_if, sampling_rate, observation_domain, sequence;
-    // Third line.
+    // Second line.
     uint64_t src_mac, dst_mac;
     decode::IpAddress next_hop;
     uint32_t src_as, dst_as;
@@ -109,9 +115,8 @@ class Aggregator {
     decode::Direction direction;
     decode::FlowType flow_type;
   };
-  static_assert(sizeof(Entry) == 192 && offsetof(Entry, end_ms) == 56 &&
-                    offsetof(Entry, upper) == 64 && offsetof(Entry, src_mac) == 128,
-                "three cache lines, a merge of an IPv4 key in the first");
+  static_assert(sizeof(EntryTail) == 128 && offsetof(EntryTail, src_mac) == 64,
+                "two cache lines, a wide key's upper bytes in the first");
 
   // An index bucket: the record's slot + 1 (0 = empty) and its key's hash, which picks the home
   // bucket and filters probes before the key comparison. 8 bytes, so one probe is one line.
@@ -129,8 +134,9 @@ class Aggregator {
   template <bool kRollup>
   void add_rows(const decode::FlowBlock& b, uint64_t now_ms, decode::FlowOutput& out) noexcept;
   // Whether the record holds row r's key, whose head is `head`.
-  [[gnu::always_inline]] static bool holds(const Entry& e, const KeyHead& head,
-                                           const decode::FlowBlock& b, uint32_t r) noexcept;
+  [[gnu::always_inline]] static bool holds(const Entry& e, const EntryTail& t,
+                                           const KeyHead& head, const decode::FlowBlock& b,
+                                           uint32_t r) noexcept;
   // Stores row r, whose key is `k` hashed to `h` and not in the table, in a new record (with
   // `settled_stamp`) that `bucket` (the empty one ending the key's probe) points at, flushing
   // the oldest record to `out` first when the table is full.
@@ -149,6 +155,7 @@ class Aggregator {
   uint64_t next_rotation_ms_ = 0;
 
   HugePageArray<Entry> entries_;  // ring in first-seen order
+  HugePageArray<EntryTail> tails_;  // the same ring's other parts
   uint32_t head_ = 0;             // oldest
   uint32_t live_ = 0;
   HugePageArray<Bucket> index_;   // open addressing, linear probing

@@ -23,7 +23,7 @@ class DashboardWindow;
 // `available_bytes` (memory_available_here()); never fewer than kAutoMinKeys. A serious
 // collector's aggregation window (5 minutes by default) sees far more keys than a small table
 // holds, and every key it cannot hold is one more record written early.
-inline constexpr uint32_t kAutoMaxKeys = 1'000'000;  // 392 MiB of tables at the defaults
+inline constexpr uint32_t kAutoMaxKeys = 1'000'000;  // 394 MiB of tables at the defaults
 inline constexpr uint32_t kAutoMinKeys = 10'000;
 inline constexpr uint64_t kAutoMemoryShare = 8;
 uint32_t auto_max_keys(const config::Config& config, uint64_t available_bytes);
