@@ -83,7 +83,6 @@ Aggregator::Aggregator(AggregatorConfig config)
       keys_(FlowBlock::kCapacity),
       hashes_(FlowBlock::kCapacity),
       found_(FlowBlock::kCapacity),
-      asks_(FlowBlock::kCapacity),
       stamps_(FlowBlock::kCapacity) {
   config_.max_keys = std::max<uint32_t>(config_.max_keys, 1);
   entries_ = HugePageArray<Entry>(config_.max_keys);
@@ -216,7 +215,6 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
   KeyHead* const keys = keys_.data();
   uint32_t* const hashes = hashes_.data();
   uint32_t* const found = found_.data();
-  uint8_t* const asks = asks_.data();
   uint16_t* const stamps = stamps_.data();
   uint8_t* const pending = pending_.data();
   const uint16_t* const namespaces = config_.listener_namespace.data();
@@ -229,15 +227,20 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
     return f.pair >> 52;  // the bits above the pair slot's index
   };
   static_assert(std::tuple_size_v<decltype(pending_)> == size_t{1} << 12);
+  const auto namespace_of = [&](uint32_t a) -> uint64_t {
+    const uint16_t l = b.listener[a];
+    return l < namespace_count ? namespaces[l] : 0;
+  };
+  // Between stages C and E a row's stamp tells whether it consults the roll-up: 0 until then
+  // for the rows that do, the current (never 0) stamp for the settled ones.
+  const auto asks = [&](uint32_t a) { return stamps[a] == 0; };
 
   const auto stageA = [&](uint32_t a) __attribute__((always_inline)) {
     if constexpr (kRollup) {
       fingerprints[a] =
           PortRollup::fingerprints(b.src_addr[a], b.dst_addr[a], b.src_port[a], b.dst_port[a]);
     }
-    const uint16_t l = b.listener[a];
-    hashes[a] = make_key(b, a, EphemeralPort::kNone, l < namespace_count ? namespaces[l] : 0,
-                         keys[a]);
+    hashes[a] = make_key(b, a, EphemeralPort::kNone, namespace_of(a), keys[a]);
     prefetch(&index[hashes[a] & mask]);
   };
   const auto stageB = [&](uint32_t a) __attribute__((always_inline)) {
@@ -257,7 +260,6 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
     }
   };
   const auto stageC = [&](uint32_t a) __attribute__((always_inline)) {
-    asks[a] = 0;
     stamps[a] = 0;
     const PortRollup::Fingerprints& f = fingerprints[a];
     const uint32_t noted = found[a];
@@ -268,22 +270,20 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
       ++settled;
       return;
     }
-    asks[a] = 1;
     ++pending[pending_of(f)];
     rollup_.prefetch(f);
   };
   const auto stageD = [&](uint32_t a) __attribute__((always_inline)) {
-    if (asks[a] != 0) rollup_.prefetch_keys(fingerprints[a]);
+    if (asks(a)) rollup_.prefetch_keys(fingerprints[a]);
   };
   const auto stageE = [&](uint32_t a) __attribute__((always_inline)) {
-    if (asks[a] == 0) return;
+    if (!asks(a)) return;
     const PortRollup::Fingerprints& f = fingerprints[a];
     --pending[pending_of(f)];
     const PortRollup::Verdict v = rollup_.judge(f);
     stamps[a] = v.settled ? stamp : 0;
     if (v.side == EphemeralPort::kNone) return;
-    const uint16_t l = b.listener[a];
-    hashes[a] = make_key(b, a, v.side, l < namespace_count ? namespaces[l] : 0, keys[a]);
+    hashes[a] = make_key(b, a, v.side, namespace_of(a), keys[a]);
     found[a] = 0;
     prefetch(&index[hashes[a] & mask]);
   };

@@ -67,7 +67,7 @@ class Aggregator {
            index_.reserved_bytes() +
            fingerprints_.capacity() * sizeof(PortRollup::Fingerprints) +
            keys_.capacity() * sizeof(KeyHead) +
-           (hashes_.capacity() + found_.capacity()) * sizeof(uint32_t) + asks_.capacity() +
+           (hashes_.capacity() + found_.capacity()) * sizeof(uint32_t) +
            stamps_.capacity() * sizeof(uint16_t) + rollup_.memory_bytes();
   }
 
@@ -165,8 +165,9 @@ class Aggregator {
   std::vector<KeyHead> keys_;
   std::vector<uint32_t> hashes_;
   std::vector<uint32_t> found_;  // the slot + 1 of the record stage B found (0: none)
-  std::vector<uint8_t> asks_;    // 1: the row consults the roll-up (stage E)
-  std::vector<uint16_t> stamps_;  // the settled_stamp a row leaves on its record
+  // The settled_stamp a row leaves on its record; until stage E, 0 for a row that consults the
+  // roll-up there.
+  std::vector<uint16_t> stamps_;
   // Rows that will consult the roll-up and have not yet, counted by a few bits of their pair's
   // fingerprint: a row is settled only when none of them may be of its pair.
   std::array<uint8_t, 4096> pending_{};

@@ -66,7 +66,7 @@ class PortRollup {
     return Fingerprints{pair, src_port, dst_port};
   }
 
-  // What add() tells of a flow: which of its ports is ephemeral, and whether its tuple is now
+  // What judge() tells of a flow: which of its ports is ephemeral, and whether its tuple is now
   // held by a pair that has not spilled. A settled tuple's next flows get the same answer and
   // change nothing (the tuple is marked seen in both generations already) until the pair
   // spills (may_have_spilled() tells) or the trackers rotate.
