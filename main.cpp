@@ -708,6 +708,11 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
       return 1;
     }
   }
+  // The pipeline first, then the sockets: a listener is bound only once its datagrams find the
+  // exporter ready. Faulting in the aggregation tables takes up to a second or more on a VM whose
+  // memory was never touched, and a bound port is what health checks, scripts and benchmark
+  // harnesses take for "started".
+  const std::unique_ptr<exporter::RecordPipeline> pipeline = make_pipeline(c, std::move(sinks));
   std::vector<std::unique_ptr<dataplane::Worker>> workers;
   for (uint32_t i = 0; i < c.collector.workers; ++i) {
     dataplane::WorkerConfig wc;
@@ -742,7 +747,6 @@ int run_socket(const config::Config& c, std::vector<std::unique_ptr<exporter::Si
   std::vector<dataplane::DecodeShard*> shards;
   for (auto& w : workers) shards.push_back(&w->shard());
   if (!persistence.prepare(shards)) return 1;
-  const std::unique_ptr<exporter::RecordPipeline> pipeline = make_pipeline(c, std::move(sinks));
   install_signal_handlers();
   log_listeners(c);
   spdlog::info("socket mode, {} worker(s), aggregation {}", workers.size(),

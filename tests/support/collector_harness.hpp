@@ -184,6 +184,8 @@ class Child {
     if (pid_ > 0) kill(pid_, sig);
   }
 
+  pid_t pid() const { return pid_; }
+
   bool exited() {
     if (pid_ <= 0) return true;
     int status = 0;
