@@ -88,6 +88,7 @@ Aggregator::Aggregator(AggregatorConfig config)
   entries_ = HugePageArray<Entry>(config_.max_keys);
   tails_ = HugePageArray<EntryTail>(config_.max_keys);
   index_ = HugePageArray<Bucket>(bucket_count(config_.max_keys));
+  resize_index(std::min<size_t>(index_.size(), kMinIndexBuckets));
 }
 
 uint64_t Aggregator::table_bytes(const AggregatorConfig& config) noexcept {
@@ -207,7 +208,8 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
   // Tables and counters in locals: the pipeline writes bytes (a key head, a record's TCP
   // flags), which as far as the compiler knows may alias any member, and it would otherwise
   // load every table's address from `this` again on every row.
-  const size_t mask = index_.size() - 1;
+  // Changes when an insert grows the index (the other stages' probes then see the new size).
+  size_t mask = index_mask_;
   Bucket* const index = index_.data();
   Entry* const entries = entries_.data();
   const EntryTail* const tails = tails_.data();
@@ -315,6 +317,7 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
       }
     }
     insert(b, r, k, h, kRollup ? stamps[r] : 0, now_ms, i, out);
+    mask = index_mask_;
   };
   // Every stage of row r, the later rows' ones only while there are such rows: the bounds
   // are checked only near the block's end.
@@ -347,7 +350,7 @@ void Aggregator::add_rows(const FlowBlock& b, uint64_t now_ms, decode::FlowOutpu
 void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32_t h,
                         uint16_t settled_stamp, uint64_t now_ms, size_t bucket,
                         decode::FlowOutput& out) noexcept {
-  const size_t mask = index_.size() - 1;
+  const size_t mask = index_mask_;
   if (live_ == config_.max_keys) {
     emit_oldest(out);
     ++flushed_early_;
@@ -388,12 +391,28 @@ void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32
   t.direction = b.direction[r];
   t.flow_type = b.flow_type[r];
   index_[bucket] = Bucket{slot + 1, h};
-  ++live_;
+  if (++live_ > index_grow_at_) resize_index(2 * (index_mask_ + 1));
+}
+
+void Aggregator::resize_index(size_t buckets) noexcept {
+  index_mask_ = buckets - 1;
+  index_grow_at_ = buckets < index_.size() ? static_cast<uint32_t>(buckets / 2) : UINT32_MAX;
+  // Every live record again, in ring order (sequential reads of the hashes); a bucket past the
+  // new size that a shrink leaves behind is out of every probe's reach, and cleared when the
+  // index grows over it again.
+  std::fill_n(index_.data(), buckets, Bucket{});
+  for (uint32_t k = 0; k < live_; ++k) {
+    const uint32_t slot = ring_slot(head_ + k);
+    const uint32_t h = tails_[slot].hash;
+    size_t i = h & index_mask_;
+    while (index_[i].slot_plus_1 != 0) i = (i + 1) & index_mask_;
+    index_[i] = Bucket{slot + 1, h};
+  }
 }
 
 void Aggregator::erase_index(uint32_t bucket) noexcept {
   // Backward-shift deletion keeps linear probing correct without tombstones.
-  const size_t mask = index_.size() - 1;
+  const size_t mask = index_mask_;
   size_t i = bucket;
   index_[i].slot_plus_1 = 0;
   for (size_t j = (i + 1) & mask; index_[j].slot_plus_1 != 0; j = (j + 1) & mask) {
@@ -413,11 +432,11 @@ void Aggregator::emit_oldest(decode::FlowOutput& out) noexcept {
   constexpr uint32_t kFlushAhead = 8;
   if (live_ > kFlushAhead) {
     const uint32_t later = tails_[ring_slot(head_ + kFlushAhead)].hash;
-    prefetch(&index_[later & (index_.size() - 1)]);
+    prefetch(&index_[later & index_mask_]);
   }
   Entry& e = entries_[head_];
   const EntryTail& t = tails_[head_];
-  const size_t mask = index_.size() - 1;
+  const size_t mask = index_mask_;
   for (size_t i = t.hash & mask; index_[i].slot_plus_1 != 0; i = (i + 1) & mask) {
     if (index_[i].slot_plus_1 == head_ + 1) {
       erase_index(static_cast<uint32_t>(i));
@@ -471,6 +490,13 @@ void Aggregator::flush_due(uint64_t now_ms, decode::FlowOutput& out) noexcept {
   // Entries are in first-seen order, and all wait the same interval: the due ones are a prefix.
   while (live_ > 0 && tails_[head_].first_seen_ms + config_.flush_interval_ms <= now_ms) {
     emit_oldest(out);
+  }
+  // The index shrinks with the live keys (to between an eighth and a quarter full), so that a
+  // quiet period after a busy one probes a small region again.
+  if (index_mask_ + 1 > kMinIndexBuckets && live_ < (index_mask_ + 1) / 8) {
+    size_t buckets = index_mask_ + 1;
+    while (buckets > kMinIndexBuckets && live_ < buckets / 8) buckets /= 2;
+    resize_index(buckets);
   }
   if (next_rotation_ms_ != 0 && now_ms >= next_rotation_ms_) {
     rollup_.rotate();

@@ -35,8 +35,11 @@ struct AggregatorConfig {
 //
 // One aggregator per exporter thread, fed by a fixed set of workers: no shared state. Storage is
 // sized at construction (max_keys records in first-seen order, which is also flush order, and a
-// hash index over them), so adding a flow never allocates. When max_keys records are live, the
-// oldest is flushed early (counted) to make room.
+// hash index over them), so adding a flow never allocates. The index uses as much of its storage
+// as the live keys need (at most half full; rebuilt in place twice as large when more keys come,
+// smaller when most are flushed): a merge's random line in it is drawn from a region sized to
+// the traffic, not to the bound, which after a pause is what a cold line costs. When max_keys
+// records are live, the oldest is flushed early (counted) to make room.
 class Aggregator {
  public:
   explicit Aggregator(AggregatorConfig config);
@@ -57,6 +60,10 @@ class Aggregator {
   uint64_t dropped() const noexcept { return dropped_; }  // no output block when flushing
   uint64_t rollup_untracked() const noexcept { return rollup_.untracked(); }
   uint32_t max_keys() const noexcept { return config_.max_keys; }
+  // Buckets of the index in use now (a power of two, from kMinIndexBuckets up to what max_keys
+  // reserves).
+  uint64_t index_buckets() const noexcept { return index_mask_ + 1; }
+  static constexpr size_t kMinIndexBuckets = 8;
   // What the tables of an Aggregator(config) reserve (records, index, roll-up trackers),
   // before making one: they are faulted in at construction.
   static uint64_t table_bytes(const AggregatorConfig& config) noexcept;
@@ -149,6 +156,8 @@ class Aggregator {
   }
   void emit_oldest(decode::FlowOutput& out) noexcept;
   void erase_index(uint32_t bucket) noexcept;
+  // Uses the first `buckets` of the index, every live record entered again.
+  void resize_index(size_t buckets) noexcept;
 
   AggregatorConfig config_;
   PortRollup rollup_;
@@ -159,6 +168,8 @@ class Aggregator {
   uint32_t head_ = 0;             // oldest
   uint32_t live_ = 0;
   HugePageArray<Bucket> index_;   // open addressing, linear probing
+  size_t index_mask_ = 0;         // buckets in use - 1
+  uint32_t index_grow_at_ = 0;    // live keys above which the index doubles
 
   // add()'s per-row scratch for one block, sized at construction.
   std::vector<PortRollup::Fingerprints> fingerprints_;
