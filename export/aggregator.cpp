@@ -401,7 +401,11 @@ void Aggregator::resize_index(size_t buckets) noexcept {
   // new size that a shrink leaves behind is out of every probe's reach, and cleared when the
   // index grows over it again.
   std::fill_n(index_.data(), buckets, Bucket{});
+  constexpr uint32_t kAhead = 16;  // the bucket a record kAhead later will take starts loading
   for (uint32_t k = 0; k < live_; ++k) {
+    if (k + kAhead < live_) {
+      prefetch(&index_[tails_[ring_slot(head_ + k + kAhead)].hash & index_mask_]);
+    }
     const uint32_t slot = ring_slot(head_ + k);
     const uint32_t h = tails_[slot].hash;
     size_t i = h & index_mask_;
