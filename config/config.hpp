@@ -77,7 +77,7 @@ struct CollectorConfig {
   // Socket mode: after a pass that emptied its sockets, a worker waits this long before it reads
   // again, so that it wakes and calls recvmmsg once per batch rather than per few datagrams;
   // 0 reads as soon as datagrams arrive.
-  uint64_t receive_coalesce_ms = 1;
+  uint64_t receive_coalesce_ms = 2;
   // Template persistence: the file the templates and sampling options are saved to every
   // template_state_interval and at shutdown, and loaded from at start; "" is off.
   std::string template_state;

@@ -25,7 +25,7 @@ struct WorkerConfig {
   uint64_t block_max_age_ms = 100;    // a partly filled block is handed off after this long
   // After a poll that emptied the sockets, wait this long before reading again (at most what
   // the receive buffer holds at kCoalesceRate datagrams a second); 0 does not wait.
-  uint64_t receive_coalesce_ns = 1'000'000;
+  uint64_t receive_coalesce_ns = 2'000'000;
   decode::TemplateCacheLimits template_limits;
 };
 
