@@ -469,45 +469,49 @@ TEST(AggregatorModel, WritesWhatAMapOfTheKeysHolds) {
 // The index grows with the live keys, within a block too, and shrinks once most are flushed;
 // every key is found again whatever its size was when the key came.
 TEST(AggregatorIndex, FindsEveryKeyWhileItGrowsAndAfterItShrinks) {
-  AggregatorConfig c = config(300'000, 0);
-  c.max_keys = 1u << 16;
-  Aggregator a(c);
-  testing::CollectingOutput out;
-  EXPECT_EQ(a.index_buckets(), Aggregator::kMinIndexBuckets);
-  // Key i: source 10.0.0.0 + i for the first group, 11.0.0.0 + i for the second; bytes i + 1.
-  const auto add = [&](uint32_t base, uint32_t keys, uint64_t now_ms) {
-    auto b = std::make_unique<FlowBlock>();
-    for (uint32_t i = 0; i < keys; ++i) {
-      Flow f;
-      f.src = base + i;
-      f.bytes = i + 1;
-      append(*b, f);
-      if (b->size == 997 || i + 1 == keys) {  // blocks that straddle the doublings
-        a.add(*b, now_ms, out.output());
-        b->clear();
+  for (const uint32_t threshold : {0u, 10u}) {  // both pipelines: port roll-up off and on
+    SCOPED_TRACE(threshold);
+    AggregatorConfig c = config(300'000, threshold);
+    c.max_keys = 1u << 16;
+    Aggregator a(c);
+    testing::CollectingOutput out;
+    EXPECT_EQ(a.index_buckets(), Aggregator::kMinIndexBuckets);
+    // Key i: source 10.0.0.0 + i for the first group, 11.0.0.0 + i for the second; bytes i + 1.
+    const auto add = [&](uint32_t base, uint32_t keys, uint64_t now_ms) {
+      auto b = std::make_unique<FlowBlock>();
+      for (uint32_t i = 0; i < keys; ++i) {
+        Flow f;
+        f.src = base + i;
+        f.bytes = i + 1;
+        append(*b, f);
+        if (b->size == 997 || i + 1 == keys) {  // blocks that straddle the doublings
+          a.add(*b, now_ms, out.output());
+          b->clear();
+        }
       }
-    }
-  };
-  add(0x0a000000, 20'000, 1'000);
-  EXPECT_EQ(a.index_buckets(), 65'536u) << "at most half full, as small as that allows";
-  add(0x0a000000, 20'000, 2'000);
-  add(0x0b000000, 1'000, 200'000);
-  EXPECT_EQ(a.merged(), 20'000u);
-  EXPECT_EQ(out.size(), 0u);
-  a.flush_due(301'000, out.output());  // the first group is due
-  EXPECT_EQ(out.size(), 20'000u);
-  EXPECT_EQ(a.index_buckets(), 4'096u) << "1,000 live keys: between an eighth and a quarter full";
-  add(0x0b000000, 1'000, 250'000);
-  EXPECT_EQ(a.merged(), 21'000u);
-  a.flush_all(out.output());
-  ASSERT_EQ(out.size(), 21'000u);
-  size_t wrong = 0;
-  out.for_each([&](const FlowBlock& b, uint32_t r) {
-    uint32_t src = 0;
-    for (int i = 12; i < 16; ++i) src = src << 8 | b.src_addr[r].bytes[i];
-    wrong += b.bytes[r] != 2 * ((src & 0xffffff) + 1) || b.packets[r] != 2;
-  });
-  EXPECT_EQ(wrong, 0u) << "every key merged into its one record";
+    };
+    add(0x0a000000, 20'000, 1'000);
+    EXPECT_EQ(a.index_buckets(), 65'536u) << "at most half full, as small as that allows";
+    add(0x0a000000, 20'000, 2'000);
+    add(0x0b000000, 1'000, 200'000);
+    EXPECT_EQ(a.merged(), 20'000u);
+    EXPECT_EQ(out.size(), 0u);
+    a.flush_due(301'000, out.output());  // the first group is due
+    EXPECT_EQ(out.size(), 20'000u);
+    EXPECT_EQ(a.index_buckets(), 4'096u) << "1,000 live keys: an eighth to a quarter full";
+    add(0x0b000000, 1'000, 250'000);
+    EXPECT_EQ(a.merged(), 21'000u);
+    a.flush_all(out.output());
+    ASSERT_EQ(out.size(), 21'000u);
+    size_t wrong = 0;
+    out.for_each([&](const FlowBlock& b, uint32_t r) {
+      uint32_t src = 0;
+      for (int i = 12; i < 16; ++i) src = src << 8 | b.src_addr[r].bytes[i];
+      wrong += b.bytes[r] != 2 * ((src & 0xffffff) + 1) || b.packets[r] != 2 ||
+               b.port_rollup[r] != 0;
+    });
+    EXPECT_EQ(wrong, 0u) << "every key merged into its one record";
+  }
 }
 
 // Runs the same blocks and clock through an aggregator whose settled flows skip the roll-up
