@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -638,18 +639,19 @@ int run_exporter(const config::Config& c, exporter::RecordPipeline& pipeline,
     }
     return taken;
   };
-  // A pass that found fewer than kBusy blocks pauses, and the pause grows from 1 ms to 4 ms:
+  // A pass that found fewer than `busy` blocks pauses, and the pause grows from 1 ms to 4 ms:
   // at a low rate each wake-up then takes a few blocks instead of one (a wake-up costs ~10 us
   // of CPU on a VM), and 4 ms is still far less than a worker's block pool holds at full rate
-  // when traffic picks up. A pass that found more goes on at once.
-  constexpr size_t kBusy = 4;
+  // when traffic picks up. A pass that found more goes on at once. With a small pool (under 64
+  // blocks) only an empty pass pauses: a few blocks may be all the worker has.
+  const size_t busy = std::clamp<size_t>(c.collector.blocks_per_worker / 32, 1, 4);
   long pause_ns = 1'000'000;
   while (!g_stop.load(std::memory_order_relaxed)) {
     if (g_reopen.exchange(false)) {
       pipeline.reopen_sinks();
       spdlog::info("output files reopened");
     }
-    if (drain() < kBusy) {
+    if (drain() < busy) {
       const timespec pause{0, pause_ns};
       nanosleep(&pause, nullptr);
       pause_ns = std::min<long>(pause_ns * 2, 4'000'000);

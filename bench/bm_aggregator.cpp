@@ -107,13 +107,20 @@ struct Sink {
   }
 };
 
-void run(benchmark::State& state, const std::vector<std::unique_ptr<FlowBlock>>& blocks,
-         uint32_t max_keys) {
+// Roll-up threshold 10 and `max_keys` keys; rollup_capacity: the default.
+AggregatorConfig keys_config(uint32_t max_keys) {
   AggregatorConfig c;
+  c.port_rollup_threshold = 10;
+  c.max_keys = max_keys;
+  return c;
+}
+
+// Adds the blocks, then moves the clock one flush interval on and flushes what is due (timed
+// with the adds unless `flush_timed` is false), over and over.
+void run(benchmark::State& state, const std::vector<std::unique_ptr<FlowBlock>>& blocks,
+         AggregatorConfig c, bool flush_timed = true) {
   c.flush_interval_ms = kIntervalMs;
   c.rollup_refresh_ms = kIntervalMs * 1'000'000;
-  c.port_rollup_threshold = 10;
-  c.max_keys = max_keys;  // rollup_capacity: the default
   Aggregator agg(c);
   Sink sink;
   uint64_t now = 1'700'000'000'000;
@@ -123,9 +130,11 @@ void run(benchmark::State& state, const std::vector<std::unique_ptr<FlowBlock>>&
       agg.add(*b, now, sink.output);
       records += b->size;
     }
+    if (!flush_timed) state.PauseTiming();
     now += kIntervalMs;
     agg.flush_due(now, sink.output);
     sink.drain();
+    if (!flush_timed) state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<int64_t>(records));
   state.counters["out_per_in"] = benchmark::Counter(
@@ -140,7 +149,7 @@ void BM_Aggregator_AllDistinct(benchmark::State& state) {
     return Flow{0x0a000000 | i, 0xc6336400 | static_cast<uint32_t>(m.next() & 0xff),
                 static_cast<uint16_t>(1024 + i % 60000), 443, 6};
   });
-  run(state, blocks, 1u << 18);
+  run(state, blocks, keys_config(1u << 18));
 }
 
 // 256 long-lived flows re-exported over and over: almost every record merges.
@@ -149,7 +158,7 @@ void BM_Aggregator_HeavyMerging(benchmark::State& state) {
     const uint32_t f = i % 256;
     return Flow{0x0a000100 | f, 0xc6336401, static_cast<uint16_t>(40000 + f), 443, 6};
   });
-  run(state, blocks, 1u << 18);
+  run(state, blocks, keys_config(1u << 18));
 }
 
 // Clients opening connections from fresh ephemeral ports to 64 servers: each pair passes the
@@ -160,7 +169,7 @@ void BM_Aggregator_PortRollupChurn(benchmark::State& state) {
     return Flow{0x0a000200 | pair, 0xc6336500 | pair,
                 static_cast<uint16_t>(32768 + m.next() % 28000), 443, 6};
   });
-  run(state, blocks, 1u << 18);
+  run(state, blocks, keys_config(1u << 18));
 }
 
 // Distinct keys against a key bound of 4,096: every insert beyond it flushes the oldest early.
@@ -169,7 +178,7 @@ void BM_Aggregator_KeyBoundEviction(benchmark::State& state) {
     return Flow{0x0a000000 | i, 0xc6336400 | static_cast<uint32_t>(m.next() & 0xff),
                 static_cast<uint16_t>(1024 + i % 60000), 443, 6};
   });
-  run(state, blocks, 4096);
+  run(state, blocks, keys_config(4096));
 }
 
 // One conversation of the ISP-like mixes below: a client, a server picked from the client's
@@ -267,25 +276,7 @@ void BM_Aggregator_LargeTableMergingRollupOff(benchmark::State& state) {
 // flushed (not timed), so each pass starts from an empty table again.
 void BM_Aggregator_FillFromEmpty(benchmark::State& state) {
   const auto blocks = make_blocks([](uint32_t i, Mix&) { return conversation(i); }, 300);
-  AggregatorConfig c = holding_config();
-  c.flush_interval_ms = kIntervalMs;
-  c.rollup_refresh_ms = kIntervalMs * 1'000'000;
-  Aggregator agg(c);
-  Sink sink;
-  uint64_t now = 1'700'000'000'000;
-  uint64_t records = 0;
-  for (auto _ : state) {
-    for (const auto& b : blocks) {
-      agg.add(*b, now, sink.output);
-      records += b->size;
-    }
-    state.PauseTiming();
-    now += kIntervalMs;
-    agg.flush_due(now, sink.output);
-    sink.drain();
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(records));
+  run(state, blocks, holding_config(), false);
 }
 
 // LargeTableMerging<300000> as an exporter thread meets it at a low rate: one block, then a
