@@ -12,7 +12,8 @@
 #   peerbench_flowgate.sh count OUT    prints the flow records flowgate decoded (the exit
 #       summary's records=), after it exited
 #
-# Environment: FLOWGATE (the binary) [build/flowgate beside this script's checkout].
+# Environment: FLOWGATE (the binary) [build/flowgate beside this script's checkout],
+#   FLOWGATE_RECEIVE_COALESCE ([collector] receive_coalesce, e.g. "2ms") [the shipped default].
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 flowgate="${FLOWGATE:-$here/build/flowgate}"
@@ -46,6 +47,7 @@ case "${1:-}" in
 [collector]
 workers = 1
 receive_buffer_bytes = $rcvbuf
+${FLOWGATE_RECEIVE_COALESCE:+receive_coalesce = \"$FLOWGATE_RECEIVE_COALESCE\"}
 [aggregation]
 enabled = $enabled
 ${max_keys:+max_keys = $max_keys}

@@ -74,10 +74,11 @@ struct CollectorConfig {
   uint32_t blocks_per_worker = 128;
   // Socket mode: SO_RCVBUF(FORCE) per socket; what absorbs a burst while a worker is busy.
   uint32_t receive_buffer_bytes = 32u << 20;
-  // Socket mode: after a pass that emptied its sockets, a worker waits this long before it reads
-  // again, so that it wakes and calls recvmmsg once per batch rather than per few datagrams;
-  // 0 reads as soon as datagrams arrive.
-  uint64_t receive_coalesce_ms = 2;
+  // Socket mode: after a pass that emptied its sockets, a worker waits at most this long before
+  // it reads again (as long as ~256 datagrams take at the rate it last saw), so that it wakes
+  // and calls recvmmsg once per batch rather than per few datagrams; 0 reads as soon as
+  // datagrams arrive.
+  uint64_t receive_coalesce_ms = 8;
   // Template persistence: the file the templates and sampling options are saved to every
   // template_state_interval and at shutdown, and loaded from at start; "" is off.
   std::string template_state;

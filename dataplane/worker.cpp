@@ -27,6 +27,13 @@ ShardConfig shard_config(const WorkerConfig& c) {
 
 }  // namespace
 
+uint64_t Worker::next_coalesce_ns(uint64_t wait_ns, uint64_t gathered,
+                                  uint64_t max_ns) noexcept {
+  const uint64_t scaled = gathered == 0 ? wait_ns * 2 : wait_ns * kCoalesceDatagrams / gathered;
+  const uint64_t stepped = std::clamp(scaled, wait_ns / 2, wait_ns * 2);
+  return std::clamp(stepped, std::min(kMinCoalesceNs, max_ns), max_ns);
+}
+
 Worker::Worker(WorkerConfig config)
     : config_(std::move(config)),
       source_(config_.burst, config_.receive_buffer_bytes),
@@ -69,6 +76,8 @@ void Worker::run() noexcept {
   // Housekeeping runs every 64 polls and at least every poll timeout, as l3fwd reads the clock
   // only every N iterations.
   constexpr int kPollTimeoutMs = 20;
+  uint64_t wait_ns = coalesce_ns_;
+  uint64_t gathered = 0;  // datagrams read since the last coalescing wait ended
   for (uint64_t iter = 0; !stop_.load(std::memory_order_relaxed); ++iter) {
     if (!shard_.has_room()) {
       // The exporter thread is behind: leave the datagrams in the kernel's receive buffer,
@@ -83,11 +92,15 @@ void Worker::run() noexcept {
     // One burst per socket per pass: has_room() guarantees blocks for about that much.
     const uint32_t n = source_.poll(kPollTimeoutMs, on_udp, 1);
     if (n == 0 || (iter & 63) == 0) housekeeping(wall_ms());
+    gathered += n;
     if (n > 0 && coalesce_ns_ > 0 && source_.drained()) {
       // The sockets are empty: let datagrams gather in the receive buffer, then read them in
       // full bursts, instead of waking for every few (each wake-up and recvmmsg call costs
-      // about as much as copying a dozen datagrams).
-      const timespec pause{0, static_cast<long>(coalesce_ns_)};
+      // about as much as copying a dozen datagrams, and a core that went idle comes back to
+      // cold caches). The wait follows the rate, so the buffer holds about as much at any.
+      wait_ns = next_coalesce_ns(wait_ns, gathered, coalesce_ns_);
+      gathered = 0;
+      const timespec pause{0, static_cast<long>(wait_ns)};
       nanosleep(&pause, nullptr);
     }
   }

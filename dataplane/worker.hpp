@@ -23,9 +23,10 @@ struct WorkerConfig {
   uint32_t burst = 32;                // datagrams per recvmmsg
   int receive_buffer_bytes = 32 << 20;
   uint64_t block_max_age_ms = 100;    // a partly filled block is handed off after this long
-  // After a poll that emptied the sockets, wait this long before reading again (at most what
-  // the receive buffer holds at kCoalesceRate datagrams a second); 0 does not wait.
-  uint64_t receive_coalesce_ns = 2'000'000;
+  // After a poll that emptied the sockets, wait at most this long before reading again (and at
+  // most what the receive buffer holds at kCoalesceRate datagrams a second): as long as about
+  // kCoalesceDatagrams take to arrive at the rate last seen (next_coalesce_ns); 0 does not wait.
+  uint64_t receive_coalesce_ns = 8'000'000;
   decode::TemplateCacheLimits template_limits;
 };
 
@@ -41,10 +42,21 @@ class Worker {
   // The datagram rate the receive buffer must absorb during a coalescing wait: far more than
   // one worker decodes.
   static constexpr uint64_t kCoalesceRate = 500'000;
+  // What a wait aims to gather: eight full recvmmsg bursts of 32.
+  static constexpr uint64_t kCoalesceDatagrams = 256;
+  // The shortest wait: below it a sleep saves no wake-up (timer slack is 50 us).
+  static constexpr uint64_t kMinCoalesceNs = 50'000;
+
+  // The wait after a poll that emptied the sockets, from the last wait and the datagrams read
+  // since it ended: `wait_ns` scaled to gather kCoalesceDatagrams at that rate, moving by at
+  // most a factor of two a step, within [kMinCoalesceNs, max_ns]. A trickle waits max_ns; at
+  // 100,000 datagrams/s a wait is ~2.5 ms, at 200,000 ~1.3 ms, so what gathers in the receive
+  // buffer stays a few hundred datagrams whatever the rate.
+  static uint64_t next_coalesce_ns(uint64_t wait_ns, uint64_t gathered, uint64_t max_ns) noexcept;
 
   bool open(std::string& error);
-  // The wait after a poll that emptied the sockets, as open() set it from receive_coalesce_ns
-  // and the receive buffers the kernel granted.
+  // The longest wait after a poll that emptied the sockets, as open() set it from
+  // receive_coalesce_ns and the receive buffers the kernel granted.
   uint64_t receive_coalesce_ns() const noexcept { return coalesce_ns_; }
   void start();
   // Asks the thread to stop: it drains its sockets, hands off its last block and exits.

@@ -491,7 +491,7 @@ TEST(ConfigLoader, ReadsTheHeldDataCaps) {
 TEST(ConfigLoader, ReadsTheReceiveCoalescingWait) {
   const LoadResult defaults = load_collector("");
   ASSERT_TRUE(defaults.ok()) << all_errors(defaults);
-  EXPECT_EQ(defaults.config.collector.receive_coalesce_ms, 2u);
+  EXPECT_EQ(defaults.config.collector.receive_coalesce_ms, 8u);
   const LoadResult set = load_collector("receive_coalesce = \"5ms\"\n");
   ASSERT_TRUE(set.ok()) << all_errors(set);
   EXPECT_EQ(set.config.collector.receive_coalesce_ms, 5u);
