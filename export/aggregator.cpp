@@ -391,12 +391,41 @@ void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32
   t.direction = b.direction[r];
   t.flow_type = b.flow_type[r];
   index_[bucket] = Bucket{slot + 1, h};
-  if (++live_ > index_grow_at_) resize_index(2 * (index_mask_ + 1));
+  if (++live_ > index_grow_at_) grow_index();
+}
+
+void Aggregator::set_index_size(size_t buckets) noexcept {
+  index_mask_ = buckets - 1;
+  index_grow_at_ = buckets < index_.size() ? static_cast<uint32_t>(buckets / 2) : UINT32_MAX;
+}
+
+void Aggregator::grow_index() noexcept {
+  // A key in old bucket p with home a (p at or after a, along the probe) has the new home a or
+  // a + old. The old buckets are taken in probe order, starting after an empty one so that no
+  // run is split: each is emptied and its key entered in the doubled index. Entered in that
+  // order, a key that stays in the lower half lands in [a, p] and one that moves up in
+  // [a + old, p + old] (modulo the new size): of the buckets between its home and there, each
+  // taken one holds a key that came from a distinct old bucket between its home and p, so
+  // one is free by p. Those buckets are behind the pass (the lower ones emptied or refilled
+  // already, the upper ones new), so no probe meets a key not yet moved.
+  const size_t old = index_mask_ + 1;
+  std::fill_n(index_.data() + old, old, Bucket{});
+  size_t empty = 0;
+  while (index_[empty].slot_plus_1 != 0) ++empty;  // there is one: at most half full
+  set_index_size(2 * old);
+  for (size_t t = 1; t < old; ++t) {
+    const size_t p = (empty + t) & (old - 1);
+    const Bucket b = index_[p];
+    if (b.slot_plus_1 == 0) continue;
+    index_[p] = Bucket{};
+    size_t i = b.hash & index_mask_;
+    while (index_[i].slot_plus_1 != 0) i = (i + 1) & index_mask_;
+    index_[i] = b;
+  }
 }
 
 void Aggregator::resize_index(size_t buckets) noexcept {
-  index_mask_ = buckets - 1;
-  index_grow_at_ = buckets < index_.size() ? static_cast<uint32_t>(buckets / 2) : UINT32_MAX;
+  set_index_size(buckets);
   // Every live record again, in ring order (sequential reads of the hashes); a bucket past the
   // new size that a shrink leaves behind is out of every probe's reach, and cleared when the
   // index grows over it again.

@@ -158,6 +158,12 @@ class Aggregator {
   void erase_index(uint32_t bucket) noexcept;
   // Uses the first `buckets` of the index, every live record entered again.
   void resize_index(size_t buckets) noexcept;
+  // Doubles the index in place, in one pass over its buckets (grow_index in the .cpp says why
+  // that is sound): the writes go to two sequential streams, where entering every record again
+  // in ring order wrote to a random bucket each.
+  void grow_index() noexcept;
+  // The mask and the growth threshold for `buckets` in use.
+  void set_index_size(size_t buckets) noexcept;
 
   AggregatorConfig config_;
   PortRollup rollup_;
