@@ -310,6 +310,9 @@ int run_pcap(const Options& o, const config::Config& c) {
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reopen{false};
+// The exporter thread's longest sleep when no worker rings: how late a flush timer, a figure or
+// a signal's flag may be seen.
+constexpr uint64_t kExporterWaitNs = 100'000'000;
 
 extern "C" void on_signal(int sig) {
   if (sig == SIGHUP) {
@@ -639,25 +642,33 @@ int run_exporter(const config::Config& c, exporter::RecordPipeline& pipeline,
     }
     return taken;
   };
-  // A pass that found fewer than `busy` blocks pauses, and the pause grows from 1 ms to 4 ms:
-  // at a low rate each wake-up then takes a few blocks instead of one (a wake-up costs ~10 us
-  // of CPU on a VM), and 4 ms is still far less than a worker's block pool holds at full rate
-  // when traffic picks up. A pass that found more goes on at once. With a small pool (under 64
-  // blocks) only an empty pass pauses: a few blocks may be all the worker has.
+  // A pass that found fewer than `busy` blocks sleeps until a worker rings the doorbell, or
+  // kExporterWaitNs at most: the periodic work (flush timers, figures, a signal's flag) needs
+  // no more. A worker rings when its full ring reaches `wake_at` blocks, and a socket worker
+  // also when it is about to wait for datagrams to gather with blocks in its ring. At a low
+  // rate the exporter then wakes once a burst, where a fixed pause woke it hundreds of times a
+  // second for nothing (a wake-up costs a VM ~30-40 us of CPU). A pass that found `busy` or
+  // more goes on at once. With a small pool (under 64 blocks) a single block is enough for
+  // both: a few blocks may be all the worker has.
   const size_t busy = std::clamp<size_t>(c.collector.blocks_per_worker / 32, 1, 4);
-  long pause_ns = 1'000'000;
+  const size_t wake_at = busy == 1 ? 1 : std::min<size_t>(c.collector.blocks_per_worker / 8, 16);
+  dataplane::Doorbell doorbell;
+  for (dataplane::DecodeShard* shard : source.shards) shard->set_doorbell(&doorbell, wake_at);
+  const auto work_waiting = [&] {
+    if (g_stop.load(std::memory_order_relaxed) || g_reopen.load(std::memory_order_relaxed)) {
+      return true;
+    }
+    for (dataplane::DecodeShard* shard : source.shards) {
+      if (shard->full_blocks().size() >= busy) return true;
+    }
+    return false;
+  };
   while (!g_stop.load(std::memory_order_relaxed)) {
     if (g_reopen.exchange(false)) {
       pipeline.reopen_sinks();
       spdlog::info("output files reopened");
     }
-    if (drain() < busy) {
-      const timespec pause{0, pause_ns};
-      nanosleep(&pause, nullptr);
-      pause_ns = std::min<long>(pause_ns * 2, 4'000'000);
-    } else {
-      pause_ns = 1'000'000;
-    }
+    if (drain() < busy) doorbell.wait(kExporterWaitNs, work_waiting);
   }
   // SIGTERM/SIGINT: the workers stop receiving and hand off their last blocks; everything in
   // the rings is written; aggregation and sinks are flushed.
@@ -665,6 +676,7 @@ int run_exporter(const config::Config& c, exporter::RecordPipeline& pipeline,
   while (!source.finished()) drain();
   drain();
   source.join();
+  for (dataplane::DecodeShard* shard : source.shards) shard->set_doorbell(nullptr, wake_at);
   persistence.finish();
   source.tick();
   pipeline.finish(wall_ms());

@@ -2,6 +2,7 @@
 # runs threads, in their own executable so that the TSan build compiles a handful of test
 # files rather than all of them. Run with `ctest --test-dir build-tsan -L tsan`.
 #   spsc_ring_test            the worker -> exporter rings, two threads at once
+#   doorbell_test             the exporter's sleep and the workers' rings that end it
 #   record_pipeline_sink_test the exporter -> sink-thread hand-off of batches
 #   line_sink_test            the exporter -> fg-file-writer hand-off of direct I/O buffers
 #   live_collector_test       the binary (built with TSan too) under load, SIGTERM drain,
@@ -9,6 +10,7 @@
 # A race in the flowgate child makes it exit 66 (TSan's exit code), which those tests see.
 set(FLOWGATE_TSAN_TEST_SOURCES
   ${CMAKE_SOURCE_DIR}/tests/dataplane/spsc_ring_test.cpp
+  ${CMAKE_SOURCE_DIR}/tests/dataplane/doorbell_test.cpp
   ${CMAKE_SOURCE_DIR}/tests/export/record_pipeline_sink_test.cpp
   ${CMAKE_SOURCE_DIR}/tests/export/line_sink_test.cpp
   ${CMAKE_SOURCE_DIR}/tests/app/live_collector_test.cpp)

@@ -101,6 +101,8 @@ void DecodeShard::hand_off(decode::FlowBlock* block) noexcept {
   if (block == nullptr || block->size == 0) return;
   if (full_.try_push(block)) {
     ++counters_.blocks_sent;
+    Doorbell* bell = doorbell_.load(std::memory_order_acquire);
+    if (bell != nullptr && full_.size() >= wake_at_.load(std::memory_order_relaxed)) bell->ring();
     return;
   }
   // The exporter thread is behind: drop the block (counted) and keep it for reuse.

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "dataplane/doorbell.hpp"
 #include "dataplane/packet_counters.hpp"
 #include "dataplane/reassembly_counters.hpp"
 #include "dataplane/spsc_ring.hpp"
@@ -75,6 +76,24 @@ class DecodeShard {
   }
 
   // Exporter side of the rings.
+  // The exporter's doorbell (nullptr: none), rung when a hand-off leaves at least `wake_at`
+  // blocks in the full ring, and by ring_doorbell(). Any thread, any time (the worker may be
+  // running): until it is set, the exporter finds the blocks when its wait times out.
+  void set_doorbell(Doorbell* doorbell, size_t wake_at) noexcept {
+    wake_at_.store(wake_at, std::memory_order_relaxed);
+    doorbell_.store(doorbell, std::memory_order_release);
+  }
+  // Whether the current block holds records not yet handed off (owner thread).
+  bool holds_records() const noexcept {
+    const decode::FlowBlock* b = out_.block();
+    return b != nullptr && b->size > 0;
+  }
+  // Owner thread, when it is about to sleep: rings if the full ring holds any block, so that the
+  // exporter takes a burst's blocks once, when the burst ends, rather than waking during it.
+  void ring_doorbell() noexcept {
+    Doorbell* bell = doorbell_.load(std::memory_order_acquire);
+    if (bell != nullptr && full_.size() > 0) bell->ring();
+  }
   SpscRing<decode::FlowBlock*>& full_blocks() noexcept { return full_; }
   SpscRing<decode::FlowBlock*>& free_blocks() noexcept { return free_; }
 
@@ -137,6 +156,8 @@ class DecodeShard {
   std::vector<std::atomic<uint64_t>> published_packets_;
   std::vector<std::atomic<uint64_t>> published_reassembly_;
   std::atomic<bool> finished_{false};
+  std::atomic<Doorbell*> doorbell_{nullptr};
+  std::atomic<size_t> wake_at_{1};
 
   decode::ExporterStats exporter_stats_;
   mutable std::mutex snapshot_mutex_;  // taken in housekeeping and by the reader, never per packet
