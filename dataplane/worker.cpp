@@ -82,6 +82,11 @@ void Worker::run() noexcept {
   constexpr int kIdlePollTimeoutMs = 100;
   uint64_t wait_ns = coalesce_ns_;
   uint64_t gathered = 0;  // datagrams read since the last coalescing wait ended
+  // The last poll read a full burst from a socket, which may hold more: the next poll only
+  // looks. Finding nothing then means the sockets are empty, as a burst that was not full
+  // does: a sender that sends in batches of the burst size (32) would otherwise be read a
+  // batch per wake-up in epoll_wait, and never waited for.
+  bool more = false;
   for (uint64_t iter = 0; !stop_.load(std::memory_order_relaxed); ++iter) {
     if (!shard_.has_room()) {
       // The exporter thread is behind: leave the datagrams in the kernel's receive buffer,
@@ -94,17 +99,21 @@ void Worker::run() noexcept {
       continue;
     }
     // One burst per socket per pass: has_room() guarantees blocks for about that much.
-    const uint32_t n =
-        source_.poll(shard_.holds_records() ? kPollTimeoutMs : kIdlePollTimeoutMs, on_udp, 1);
+    const int timeout_ms =
+        more ? 0 : (shard_.holds_records() ? kPollTimeoutMs : kIdlePollTimeoutMs);
+    const uint32_t n = source_.poll(timeout_ms, on_udp, 1);
     if (n == 0 || (iter & 63) == 0) housekeeping(wall_ms());
     gathered += n;
-    if (n > 0 && coalesce_ns_ > 0 && source_.drained()) {
+    const bool emptied = n > 0 ? source_.drained() : more;
+    more = n > 0 && !source_.drained();
+    if (emptied && gathered > 0 && coalesce_ns_ > 0) {
       // The sockets are empty: let datagrams gather in the receive buffer, then read them in
       // full bursts, instead of waking for every few (each wake-up and recvmmsg call costs
       // about as much as copying a dozen datagrams, and a core that went idle comes back to
       // cold caches). The wait follows the rate, so the buffer holds about as much at any.
       wait_ns = next_coalesce_ns(wait_ns, gathered, coalesce_ns_);
       gathered = 0;
+      ++shard_.counters().coalesce_waits;
       shard_.ring_doorbell();
       const timespec pause{0, static_cast<long>(wait_ns)};
       nanosleep(&pause, nullptr);

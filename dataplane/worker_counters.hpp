@@ -15,6 +15,8 @@ namespace flowgate::dataplane {
   X(receive_errors, "recvmmsg failures other than 'no data'")                           \
   X(receive_calls, "recvmmsg calls that returned datagrams (socket mode): datagrams_received " \
                    "over these is the batch a call reads")                             \
+  X(coalesce_waits, "waits a worker took for datagrams to gather after emptying its sockets " \
+                    "(socket mode): datagrams_received over these is what gathers in a wait") \
   X(rx_frames, "frames received from the NIC queue or packet ring")                      \
   X(rx_bytes, "bytes of those frames")                                                   \
   X(multi_segment, "frames that arrived in chained buffers and were read through")       \

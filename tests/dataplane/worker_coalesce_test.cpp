@@ -1,8 +1,17 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "dataplane/worker.hpp"
+#include "tests/support/udp_port_holder.hpp"
 
 namespace flowgate::dataplane {
 namespace {
@@ -58,6 +67,51 @@ TEST(WorkerCoalesce, StaysWithinItsBounds) {
   // shortest one: the buffer wins.
   EXPECT_EQ(settle(64'000, 1'000, 10, 20'000), 20'000u);
   EXPECT_EQ(Worker::next_coalesce_ns(20'000, 100'000, 20'000), 20'000u);
+}
+
+// A burst read full and then nothing more in the socket is an emptied socket, as a shorter burst
+// is: the worker waits for datagrams to gather. (A sender that sends in batches of exactly a
+// burst was otherwise read one batch per wake-up in epoll_wait, never waited for.) Exactly one
+// burst, 32 datagrams, waits in the socket when the worker starts.
+TEST(WorkerCoalesce, AFullBurstAndThenNothingIsAnEmptiedSocket) {
+  int held = -1;
+  uint16_t port = 0;
+  ASSERT_NO_FATAL_FAILURE(testing::hold_loopback_udp_port(false, held, port));
+  close(held);
+  WorkerConfig wc;
+  wc.listeners = {{"127.0.0.1", port, 0}};
+  wc.listener_types = {decode::FlowType::kNetflow5};
+  wc.blocks = 8;
+  Worker worker(wc);
+  std::string error;
+  ASSERT_TRUE(worker.open(error)) << error;
+  ASSERT_EQ(wc.burst, 32u);
+  const int sender = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sender, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port);
+  std::vector<uint8_t> v5(24 + 48, 0);  // a NetFlow v5 header and one record
+  v5[1] = 5;
+  v5[3] = 1;
+  for (uint32_t i = 0; i < wc.burst; ++i) {
+    ASSERT_EQ(sendto(sender, v5.data(), v5.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                     sizeof to),
+              static_cast<ssize_t>(v5.size()));
+  }
+  close(sender);
+  worker.start();
+  WorkerCounters c;
+  for (int i = 0; i < 500 && (c.datagrams_received < wc.burst || c.coalesce_waits == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    c = worker.shard().worker_counters();
+  }
+  worker.request_stop();
+  worker.join();
+  EXPECT_EQ(c.datagrams_received, wc.burst);
+  EXPECT_EQ(c.receive_calls, 1u) << "one full burst";
+  EXPECT_EQ(c.coalesce_waits, 1u) << "the emptied socket was waited on";
 }
 
 }  // namespace
