@@ -11,27 +11,16 @@
 
 #include "dataplane/udp_datagram.hpp"
 #include "tests/support/flow_wire.hpp"
+#include "tests/support/shard_feed.hpp"
 
 namespace flowgate::dataplane {
 namespace {
 
-constexpr uint32_t kRecordsEach = 30;
 constexpr uint32_t kPerBlock = decode::FlowBlock::kCapacity;
 
 class ShardPool : public ::testing::Test {
  protected:
-  ShardPool() : shard_(config()) {
-    std::vector<testing::V5Record> records(kRecordsEach);
-    for (uint32_t i = 0; i < kRecordsEach; ++i) {
-      records[i].src = 0x0a000001u + i;
-      records[i].packets = 1;
-      records[i].bytes = 100;
-      records[i].protocol = 6;
-    }
-    testing::V5Header h;
-    h.unix_secs = testing::v9::kUnixSecs;
-    payload_ = testing::netflow5(h, std::span<const testing::V5Record>(records));
-  }
+  ShardPool() : shard_(config()), payload_(testing::v5_feed_payload()) {}
 
   static ShardConfig config() {
     ShardConfig c;
@@ -41,16 +30,7 @@ class ShardPool : public ::testing::Test {
   }
 
   // Decodes datagrams until `blocks` more full blocks have gone to the ring.
-  void fill(size_t blocks) {
-    const uint64_t target = shard_.counters().blocks_sent + blocks;
-    UdpDatagram d;
-    d.src = decode::IpAddress::from_v4(0xc0000201);
-    d.src_port = 2055;
-    d.payload = decode::Bytes(reinterpret_cast<const std::byte*>(payload_.data()), payload_.size());
-    for (int guard = 0; shard_.counters().blocks_sent < target && guard < 10'000; ++guard) {
-      shard_.decode(d, 0);
-    }
-  }
+  void fill(size_t blocks) { testing::feed_blocks(shard_, payload_, blocks); }
 
   decode::FlowBlock* take_full() {
     decode::FlowBlock* b = nullptr;

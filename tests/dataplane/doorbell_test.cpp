@@ -15,8 +15,7 @@
 
 #include "dataplane/decode_shard.hpp"
 #include "dataplane/spsc_ring.hpp"
-#include "dataplane/udp_datagram.hpp"
-#include "tests/support/flow_wire.hpp"
+#include "tests/support/shard_feed.hpp"
 
 namespace flowgate::dataplane {
 namespace {
@@ -117,17 +116,7 @@ TEST(Doorbell, NoRingIsLostBetweenTheLastLookAndTheSleep) {
 
 class ShardDoorbell : public ::testing::Test {
  protected:
-  ShardDoorbell() : shard_(config()) {
-    std::vector<testing::V5Record> records(30);
-    for (uint32_t i = 0; i < records.size(); ++i) {
-      records[i].src = 0x0a000001u + i;
-      records[i].packets = 1;
-      records[i].bytes = 100;
-    }
-    testing::V5Header h;
-    h.unix_secs = testing::v9::kUnixSecs;
-    payload_ = testing::netflow5(h, std::span<const testing::V5Record>(records));
-  }
+  ShardDoorbell() : shard_(config()), payload_(testing::v5_feed_payload()) {}
   ~ShardDoorbell() override {
     if (sleeper_.joinable()) {
       bell_.ring();
@@ -145,13 +134,7 @@ class ShardDoorbell : public ::testing::Test {
   // Decodes datagrams until `blocks` more full blocks have gone to the ring.
   void fill(size_t blocks) {
     const uint64_t target = shard_.counters().blocks_sent + blocks;
-    UdpDatagram d;
-    d.src = decode::IpAddress::from_v4(0xc0000201);
-    d.src_port = 2055;
-    d.payload = decode::Bytes(reinterpret_cast<const std::byte*>(payload_.data()), payload_.size());
-    for (int guard = 0; shard_.counters().blocks_sent < target && guard < 10'000; ++guard) {
-      shard_.decode(d, 0);
-    }
+    testing::feed_blocks(shard_, payload_, blocks);
     ASSERT_EQ(shard_.counters().blocks_sent, target);
   }
 
