@@ -77,8 +77,9 @@ class DecodeShard {
 
   // Exporter side of the rings.
   // The exporter's doorbell (nullptr: none), rung when a hand-off leaves at least `wake_at`
-  // blocks in the full ring, and by ring_doorbell(). Any thread, any time (the worker may be
-  // running): until it is set, the exporter finds the blocks when its wait times out.
+  // blocks in the full ring; fewer wait for the exporter's own timeout. Any thread, any time
+  // (the worker may be running): until it is set, the exporter finds the blocks when its wait
+  // times out.
   void set_doorbell(Doorbell* doorbell, size_t wake_at) noexcept {
     wake_at_.store(wake_at, std::memory_order_relaxed);
     doorbell_.store(doorbell, std::memory_order_release);
@@ -87,12 +88,6 @@ class DecodeShard {
   bool holds_records() const noexcept {
     const decode::FlowBlock* b = out_.block();
     return b != nullptr && b->size > 0;
-  }
-  // Owner thread, when it is about to sleep: rings if the full ring holds any block, so that the
-  // exporter takes a burst's blocks once, when the burst ends, rather than waking during it.
-  void ring_doorbell() noexcept {
-    Doorbell* bell = doorbell_.load(std::memory_order_acquire);
-    if (bell != nullptr && full_.size() > 0) bell->ring();
   }
   SpscRing<decode::FlowBlock*>& full_blocks() noexcept { return full_; }
   SpscRing<decode::FlowBlock*>& free_blocks() noexcept { return free_; }

@@ -114,7 +114,6 @@ void Worker::run() noexcept {
       wait_ns = next_coalesce_ns(wait_ns, gathered, coalesce_ns_);
       gathered = 0;
       ++shard_.counters().coalesce_waits;
-      shard_.ring_doorbell();
       const timespec pause{0, static_cast<long>(wait_ns)};
       nanosleep(&pause, nullptr);
     }

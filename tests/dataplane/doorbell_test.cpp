@@ -167,22 +167,9 @@ TEST_F(ShardDoorbell, HandOffsRingOnceTheRingHoldsTheThreshold) {
   EXPECT_EQ(shard_.full_blocks().size(), 3u);
 }
 
-TEST_F(ShardDoorbell, AWorkerAboutToSleepRingsOnlyWithBlocksWaiting) {
-  shard_.set_doorbell(&bell_, 100);  // more than the pool: no hand-off rings
-  sleep_exporter();
-  shard_.ring_doorbell();
-  EXPECT_TRUE(bell_.sleeping()) << "nothing in the ring";
-  fill(2);
-  EXPECT_TRUE(bell_.sleeping());
-  shard_.ring_doorbell();
-  EXPECT_TRUE(woken());
-  EXPECT_EQ(bell_.wakes(), 1u);
-}
-
 TEST_F(ShardDoorbell, AShardWithoutADoorbellNeverRings) {
   sleep_exporter();
   fill(4);
-  shard_.ring_doorbell();
   EXPECT_TRUE(bell_.sleeping());
   EXPECT_EQ(bell_.wakes(), 0u);
 }
