@@ -359,6 +359,15 @@ void Aggregator::insert(const FlowBlock& b, uint32_t r, const KeyHead& k, uint32
     }
   }
   const uint32_t slot = ring_slot(head_ + live_);
+  // New records take the ring's slots in order: the lines of the one kInsertsAhead inserts on
+  // are fetched now, as the ring has not been touched since it last wrapped (if ever) and
+  // the stores to a new record otherwise wait on its three lines.
+  if (config_.max_keys > kInsertsAhead) {
+    const uint32_t ahead = ring_slot(slot + kInsertsAhead);
+    prefetch_for_write(&entries_[ahead]);
+    prefetch_for_write(&tails_[ahead]);
+    prefetch_for_write(reinterpret_cast<const char*>(&tails_[ahead]) + 64);
+  }
   Entry& e = entries_[slot];
   e.head = k;
   e.bytes = b.bytes[r];

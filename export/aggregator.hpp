@@ -154,6 +154,8 @@ class Aggregator {
   uint32_t ring_slot(uint32_t p) const noexcept {
     return p >= config_.max_keys ? p - config_.max_keys : p;
   }
+  // How many inserts ahead insert() fetches the ring's lines.
+  static constexpr uint32_t kInsertsAhead = 4;
   void emit_oldest(decode::FlowOutput& out) noexcept;
   void erase_index(uint32_t bucket) noexcept;
   // Uses the first `buckets` of the index, every live record entered again.

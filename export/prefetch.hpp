@@ -15,4 +15,14 @@ inline void prefetch(const void* p) noexcept {
 #endif
 }
 
+// Starts loading the line holding `p` to be written (prefetchw: owned, so the store that
+// follows does not wait for the line to be fetched and the other cores' copies invalidated).
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1);
+#endif
+}
+
 }  // namespace flowgate::exporter
