@@ -842,6 +842,9 @@ DecodeStatus decode_columnar(const uint8_t* data, uint32_t length, const Compile
       return DecodeStatus::kOk;
     }
     decode_chunk(p, n, tmpl, ctx, k, exporter, *out.block(), first);
+    // The rows a next set as long will take, fetched while this datagram's rest is parsed
+    // and the next one received.
+    prefetch_rows_for_write(*out.block(), first + n, n);
     counters.records += n;
     p += size_t{n} * stride;
     left -= n;

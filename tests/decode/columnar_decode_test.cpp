@@ -94,6 +94,41 @@ TEST(FlowOutput, NextRowsIsZeroWithoutABlock) {
   EXPECT_EQ(none.next_rows(5, first), 0u);
 }
 
+// The decoder fetches the rows the next datagram will take (prefetch_rows_for_write): runs of
+// rows one after another must name every line of every column from the first run's second
+// line on exactly once, and nothing outside the rows' columns or past the block.
+TEST(FlowBlockLines, RunsOfRowsNameEachLineOfTheirColumnsOnce) {
+  auto block = std::make_unique<FlowBlock>();
+  const auto base = reinterpret_cast<uintptr_t>(block.get());
+  std::vector<uint32_t> times(sizeof(FlowBlock) / 64 + 1, 0);
+  // Runs of 14 rows from row 3 (as IPv6 datagrams of 14 records would take them) to past the
+  // block's end, which is left out.
+  const uint32_t from = 3;
+  for (uint32_t first = from; first < FlowBlock::kCapacity + 40; first += 14) {
+    decode::for_each_line_in_rows(*block, first, 14, [&](uintptr_t line) {
+      ASSERT_EQ(line % 64, 0u);
+      ASSERT_GE(line, base);
+      ASSERT_LT(line, base + sizeof(FlowBlock));
+      ++times[(line - base) / 64];
+    });
+  }
+  size_t named = 0;
+  for (const decode::FlowColumn& c : decode::kFlowColumns) {
+    const uintptr_t begin = base + c.offset + uintptr_t{from} * c.size;
+    const uintptr_t end = base + c.offset + uintptr_t{FlowBlock::kCapacity} * c.size;
+    for (uintptr_t line = (begin + 63) & ~uintptr_t{63}; line < end; line += 64) {
+      EXPECT_EQ(times[(line - base) / 64], 1u) << "column at " << c.offset << ", line at "
+                                                << line - base;
+      ++named;
+    }
+  }
+  size_t total = 0;
+  for (uint32_t t : times) total += t;
+  EXPECT_EQ(total, named) << "a line outside the rows' columns was named";
+  // Every column's lines from row 3 on: 160 bytes a row.
+  EXPECT_GT(named, size_t{FlowBlock::kCapacity - from} * 160 / 64 - decode::kFlowColumns.size());
+}
+
 TEST(ColumnarDecode, ChunkSpansABlockRefill) {
   DecoderHarness h;
   ASSERT_EQ(h.netflow9(small_set(0, 1020).build()), DecodeStatus::kOk);
