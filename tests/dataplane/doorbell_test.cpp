@@ -1,7 +1,7 @@
 // The exporter's doorbell: a sleeper wakes when a producer rings after publishing work, at once
 // when the work was already there, and after its timeout otherwise; no ring is ever lost
 // between the sleeper's last look and its sleep. A shard rings when its full ring reaches the
-// threshold, or when its worker is about to sleep with blocks waiting.
+// threshold, and only then.
 #include "dataplane/doorbell.hpp"
 
 #include <gtest/gtest.h>
