@@ -31,14 +31,7 @@ constexpr uint16_t kFlowPort = 2055;
 constexpr uint16_t kSflowPort = 6343;
 constexpr uint16_t kSenderPort = 40000;
 
-std::vector<Datagram> corpus_datagrams() {
-  std::vector<Datagram> d;
-  add(d, netflow9_corpus(), kFlowPort);
-  add(d, ipfix_corpus(), kFlowPort);
-  add(d, netflow5_corpus(), kFlowPort);
-  add(d, sflow_corpus(), kSflowPort);
-  return d;
-}
+std::vector<Datagram> corpus_datagrams() { return all_corpora(kFlowPort, kSflowPort); }
 
 class AfPacketCollector : public ::testing::Test {
  protected:
@@ -87,17 +80,12 @@ class AfPacketCollector : public ::testing::Test {
 
   fs::path pcap_run() {
     const fs::path out = dir_ / "expected.jsonl";
-    const fs::path conf = dir_ / "pcap.conf";
-    std::ofstream(conf) << config_text(1, out, false);
-    Child c;
-    EXPECT_TRUE(c.start({"--pcap", capture().string(), "-c", conf.string()}, dir_ / "pcap.out",
-                        dir_ / "pcap.err"));
-    EXPECT_EQ(c.wait_exit(), 0) << read_text(dir_ / "pcap.err");
+    run_pcap(capture(), config_text(1, out, false), dir_);
     return out;
   }
 
   std::map<std::string, uint64_t> metrics() const {
-    return samples(ns_->output("curl -s http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics"));
+    return metrics_samples(metrics_port_, ns_.get());
   }
 
   // Starts the collector in af_packet mode on fgb, replays the capture onto fga, waits until

@@ -45,14 +45,7 @@ struct DpdkRun {
   std::string netns;      // run the collector in this network namespace
 };
 
-std::vector<Datagram> corpus_datagrams() {
-  std::vector<Datagram> d;
-  add(d, netflow9_corpus(), kFlowPort);
-  add(d, ipfix_corpus(), kFlowPort);
-  add(d, netflow5_corpus(), kFlowPort);
-  add(d, sflow_corpus(), kSflowPort);
-  return d;
-}
+std::vector<Datagram> corpus_datagrams() { return all_corpora(kFlowPort, kSflowPort); }
 
 class DpdkCollector : public ::testing::Test {
  protected:
@@ -114,22 +107,12 @@ class DpdkCollector : public ::testing::Test {
   // `flowgate --pcap` over the capture with the same configuration; its output file.
   fs::path pcap_run(const DpdkRun& r) {
     const fs::path out = dir_ / "expected.jsonl";
-    const fs::path conf = dir_ / "pcap.conf";
-    std::ofstream(conf) << config_text(r, out, false);
-    Child c;
-    EXPECT_TRUE(c.start({"--pcap", capture().string(), "-c", conf.string()}, dir_ / "pcap.out",
-                        dir_ / "pcap.err"));
-    EXPECT_EQ(c.wait_exit(), 0) << read_text(dir_ / "pcap.err");
+    run_pcap(capture(), config_text(r, out, false), dir_);
     return out;
   }
 
   std::map<std::string, uint64_t> metrics() const {
-    if (netns_ != nullptr) {
-      return samples(netns_->output("curl -s http://127.0.0.1:" + std::to_string(metrics_port_) +
-                                    "/metrics"));
-    }
-    const HttpReply reply = http_get(metrics_port_, "/metrics");
-    return reply.status == 200 ? samples(reply.body) : std::map<std::string, uint64_t>{};
+    return metrics_samples(metrics_port_, netns_);
   }
 
   // Runs the collector in DPDK mode until its workers have taken every frame of the capture
@@ -294,17 +277,7 @@ TEST_F(DpdkCollector, AnswersArpPingAndNeighbourSolicitationForItsAddresses) {
     return f;
   };
   auto arp_request = [&](const std::array<uint8_t, 4>& target) {
-    fb::Frame a;
-    fb::put16(a, 1);
-    fb::put16(a, 0x0800);
-    a.push_back(6);
-    a.push_back(4);
-    fb::put16(a, 1);
-    fb::append(a, kRouterMac);
-    fb::append(a, kRouter4);
-    fb::append(a, std::array<uint8_t, 6>{});
-    fb::append(a, target);
-    return eth(0x0806, a);
+    return eth(0x0806, fb::arp(kRouterMac, kRouter4, target));
   };
   auto echo_request = [&](const std::array<uint8_t, 4>& to) {
     fb::Frame icmp = {8, 0, 0, 0, 0x12, 0x34, 0x00, 0x07, 'f', 'l', 'o', 'w'};

@@ -31,17 +31,7 @@ fb::Frame from_peer(uint16_t type, const fb::Frame& payload, std::initializer_li
 }
 
 fb::Frame arp_request(std::array<uint8_t, 4> target, uint16_t op = 1) {
-  fb::Frame a;
-  fb::put16(a, 1);
-  fb::put16(a, 0x0800);
-  a.push_back(6);
-  a.push_back(4);
-  fb::put16(a, op);
-  fb::append(a, kPeerMac);
-  fb::append(a, kPeer4);
-  fb::append(a, std::array<uint8_t, 6>{});
-  fb::append(a, target);
-  return a;
+  return fb::arp(kPeerMac, kPeer4, target, op);
 }
 
 fb::Frame icmp_echo(size_t data_bytes) {

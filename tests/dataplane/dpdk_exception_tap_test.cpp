@@ -73,17 +73,7 @@ fb::Frame ipv4_to_box(uint8_t protocol, const fb::Frame& l4) {
 }
 
 fb::Frame arp_request_for_box() {
-  fb::Frame a;
-  fb::put16(a, 1);
-  fb::put16(a, 0x0800);
-  a.push_back(6);
-  a.push_back(4);
-  fb::put16(a, 1);
-  fb::append(a, kRouterMac);
-  fb::append(a, kRouter);
-  fb::append(a, std::array<uint8_t, 6>{});
-  fb::append(a, kBox);
-  return ethernet({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0x0806, a);
+  return ethernet({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0x0806, fb::arp(kRouterMac, kRouter, kBox));
 }
 
 // A TCP SYN to the box's SSH port, checksummed over the pseudo-header (RFC 793 §3.1).
@@ -237,21 +227,12 @@ class DpdkExceptionTap : public ::testing::Test {
   // `flowgate --pcap` over the capture: the records DPDK mode must write too.
   std::vector<std::string> expected_records() {
     const fs::path out = dir_ / "expected.jsonl";
-    const fs::path conf = dir_ / "pcap.conf";
-    std::ofstream(conf) << config_text(out, false, "");
-    Child c;
-    EXPECT_TRUE(c.start({"--pcap", capture().string(), "-c", conf.string()}, dir_ / "pcap.out",
-                        dir_ / "pcap.err"));
-    EXPECT_EQ(c.wait_exit(), 0) << read_text(dir_ / "pcap.err");
+    run_pcap(capture(), config_text(out, false, ""), dir_);
     return comparable_records(out);
   }
 
   std::map<std::string, uint64_t> metrics() const {
-    if (netns_ != nullptr) {
-      return samples(netns_->output("curl -s http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics"));
-    }
-    const HttpReply reply = http_get(metrics_port_, "/metrics");
-    return reply.status == 200 ? samples(reply.body) : std::map<std::string, uint64_t>{};
+    return metrics_samples(metrics_port_, netns_);
   }
 
   // Starts DPDK mode and waits until every frame is taken and every datagram decoded, then

@@ -132,6 +132,23 @@ inline Frame ipv6_fragment_header(uint8_t next_header, uint16_t offset, bool mor
 }
 
 // Ethernet II with optional VLAN tags (each a TPID; the TCI is made up).
+// An ARP message for IPv4 over Ethernet (RFC 826): operation `op` (1 request, 2 reply) from
+// sender_mac / sender_ip about target_ip, the target MAC left zero.
+inline Frame arp(const std::array<uint8_t, 6>& sender_mac, const std::array<uint8_t, 4>& sender_ip,
+                 const std::array<uint8_t, 4>& target_ip, uint16_t op = 1) {
+  Frame a;
+  put16(a, 1);           // hardware type: Ethernet
+  put16(a, kEtherIpv4);  // protocol type
+  a.push_back(6);        // hardware address length
+  a.push_back(4);        // protocol address length
+  put16(a, op);
+  append(a, sender_mac);
+  append(a, sender_ip);
+  append(a, std::array<uint8_t, 6>{});
+  append(a, target_ip);
+  return a;
+}
+
 inline Frame ethernet(uint16_t ethertype, std::span<const uint8_t> payload,
                       std::initializer_list<uint16_t> tags = {}) {
   Frame f{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb};

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -32,6 +33,7 @@
 #include "tests/dataplane/frame_builder.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/datagram_split.hpp"
+#include "tests/support/veth_namespace.hpp"
 
 namespace flowgate::testing {
 
@@ -327,6 +329,17 @@ inline std::vector<Payload> sflow_corpus() {
   return v;
 }
 
+// The four corpora above (NetFlow v9, IPFIX, NetFlow v5 to `flow_port`, sFlow to
+// `sflow_port`), in that order: what the collector tests send through each capture path.
+inline std::vector<Datagram> all_corpora(uint16_t flow_port, uint16_t sflow_port) {
+  std::vector<Datagram> d;
+  add(d, netflow9_corpus(), flow_port);
+  add(d, ipfix_corpus(), flow_port);
+  add(d, netflow5_corpus(), flow_port);
+  add(d, sflow_corpus(), sflow_port);
+  return d;
+}
+
 // Writes the datagrams as a capture (Ethernet/IPv4/UDP) from <exporter>:sender_port to
 // 127.0.0.1:<each datagram's port>, one microsecond apart; returns how many frames. With `fragment_bytes` (a multiple
 // of 8), UDP datagrams longer than that are sent as IPv4 fragments of that many bytes.
@@ -438,6 +451,30 @@ inline std::optional<ExitSummary> exit_summary(const std::string& log) {
     return std::nullopt;
   }
   return s;
+}
+
+// Runs `flowgate --pcap capture` with `config` (written to <dir>/pcap.conf; stdout and stderr
+// to pcap.out and pcap.err there) and expects exit 0: the reference output a live run's is
+// compared with.
+inline void run_pcap(const fs::path& capture, const std::string& config, const fs::path& dir) {
+  const fs::path conf = dir / "pcap.conf";
+  std::ofstream(conf) << config;
+  Child c;
+  EXPECT_TRUE(c.start({"--pcap", capture.string(), "-c", conf.string()}, dir / "pcap.out",
+                      dir / "pcap.err"));
+  EXPECT_EQ(c.wait_exit(), 0) << read_text(dir / "pcap.err");
+}
+
+// The /metrics samples of a collector listening on 127.0.0.1:`port`, inside `netns` when one
+// is given (curl run there), else from here; none when it does not answer.
+inline std::map<std::string, uint64_t> metrics_samples(uint16_t port,
+                                                        const VethNamespace* netns = nullptr) {
+  if (netns != nullptr) {
+    return samples(
+        netns->output("curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics"));
+  }
+  const HttpReply reply = http_get(port, "/metrics");
+  return reply.status == 200 ? samples(reply.body) : std::map<std::string, uint64_t>{};
 }
 
 // SIGTERM's end of a live run: exit 0, and an exit summary that counted `datagrams` and dropped
