@@ -211,12 +211,7 @@ class LiveCollector : public ::testing::Test {
     o.max_file_bytes = 0;
     o.direct_io = false;
     o.extra_outputs.clear();
-    const fs::path conf = write_config(name + ".pcap.conf", o);
-    Child c;
-    EXPECT_TRUE(c.start({"--pcap", capture.string(), "-c", conf.string()}, dir_ / (name + ".out"),
-                        dir_ / (name + ".err")));
-    const std::optional<int> code = c.wait_exit();
-    EXPECT_EQ(code, 0) << testing::read_text(dir_ / (name + ".err"));
+    run_pcap(capture, config_text(o), dir_, name + ".pcap");
     return o.output;
   }
 

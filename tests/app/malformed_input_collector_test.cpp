@@ -125,7 +125,7 @@ TEST(MalformedInputCollector, CountsEachReasonAndKeepsDecoding) {
 
   std::map<std::string, uint64_t> s;
   EXPECT_TRUE(wait_for([&] {
-    s = samples(http_get(metrics_port, "/metrics").body);
+    s = metrics_samples(metrics_port);
     return s["flowgate_decode_datagrams_total"] == bad.size() + 1 &&
            s["flowgate_pipeline_records_written_total"] == 3;
   })) << "datagrams " << s["flowgate_decode_datagrams_total"] << " of " << bad.size() + 1

@@ -120,7 +120,7 @@ TEST_F(Metrics, CountsWhatWasSentAndDecoded) {
   }
   std::map<std::string, uint64_t> s;
   EXPECT_TRUE(wait_for([&] {
-    s = samples(http_get(metrics_port, "/metrics").body);
+    s = metrics_samples(metrics_port);
     return s["flowgate_decode_datagrams_total"] == datagrams.size() &&
            s["flowgate_pipeline_records_written_total"] == records;
   })) << "datagrams " << s["flowgate_decode_datagrams_total"] << " of " << datagrams.size()
@@ -136,7 +136,7 @@ TEST_F(Metrics, CountsWhatWasSentAndDecoded) {
   // from our one socket, so 127.0.0.1 with engine 0), and no sequence loss on loopback.
   const std::string listener = "{listener=\"127.0.0.1:" + std::to_string(flow_port) + "\"}";
   EXPECT_TRUE(wait_for([&] {
-    s = samples(http_get(metrics_port, "/metrics").body);
+    s = metrics_samples(metrics_port);
     return s["flowgate_listener_records_total" + listener] == records;
   })) << s["flowgate_listener_records_total" + listener];
   EXPECT_EQ(s["flowgate_listener_datagrams_total" + listener], datagrams.size());
@@ -156,7 +156,7 @@ TEST_F(Metrics, CountsWhatWasSentAndDecoded) {
   truncated[3] = 1;
   ASSERT_TRUE(send(truncated, flow_port));
   EXPECT_TRUE(wait_for([&] {
-    s = samples(http_get(metrics_port, "/metrics").body);
+    s = metrics_samples(metrics_port);
     return s["flowgate_decode_errors_total{reason=\"truncated\"}"] == 1;
   })) << s["flowgate_decode_errors_total{reason=\"truncated\"}"];
   EXPECT_EQ(s["flowgate_decode_datagrams_total"], datagrams.size() + 1);
@@ -193,7 +193,7 @@ TEST_F(Metrics, SequenceGapsAreCountedAsLostRecords) {
   const std::string l = "{exporter=\"127.0.0.1\",type=\"netflow5\",domain=\"0\"}";
   std::map<std::string, uint64_t> s;
   EXPECT_TRUE(wait_for([&] {
-    s = samples(http_get(metrics_port, "/metrics").body);
+    s = metrics_samples(metrics_port);
     return s["flowgate_exporter_records_total" + l] == 8;
   })) << s["flowgate_exporter_records_total" + l];
   EXPECT_EQ(s["flowgate_exporter_lost_records_total" + l], 6u);
@@ -227,7 +227,7 @@ TEST_F(Metrics, AWorkerReadsTricklingDatagramsInBatches) {
   }
   std::map<std::string, uint64_t> s;
   EXPECT_TRUE(wait_for([&] {
-    s = samples(http_get(metrics_port, "/metrics").body);
+    s = metrics_samples(metrics_port);
     return s["flowgate_worker_datagrams_received_total{worker=\"0\"}"] == kDatagrams;
   })) << s["flowgate_worker_datagrams_received_total{worker=\"0\"}"];
   const uint64_t calls = s["flowgate_worker_receive_calls_total{worker=\"0\"}"];

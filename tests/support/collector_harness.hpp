@@ -453,16 +453,17 @@ inline std::optional<ExitSummary> exit_summary(const std::string& log) {
   return s;
 }
 
-// Runs `flowgate --pcap capture` with `config` (written to <dir>/pcap.conf; stdout and stderr
-// to pcap.out and pcap.err there) and expects exit 0: the reference output a live run's is
-// compared with.
-inline void run_pcap(const fs::path& capture, const std::string& config, const fs::path& dir) {
-  const fs::path conf = dir / "pcap.conf";
+// Runs `flowgate --pcap capture` with `config` (written to <dir>/<name>.conf; stdout and
+// stderr to <name>.out and <name>.err there) and expects exit 0: the reference output a live
+// run's is compared with.
+inline void run_pcap(const fs::path& capture, const std::string& config, const fs::path& dir,
+                     const std::string& name = "pcap") {
+  const fs::path conf = dir / (name + ".conf");
   std::ofstream(conf) << config;
   Child c;
-  EXPECT_TRUE(c.start({"--pcap", capture.string(), "-c", conf.string()}, dir / "pcap.out",
-                      dir / "pcap.err"));
-  EXPECT_EQ(c.wait_exit(), 0) << read_text(dir / "pcap.err");
+  EXPECT_TRUE(c.start({"--pcap", capture.string(), "-c", conf.string()}, dir / (name + ".out"),
+                      dir / (name + ".err")));
+  EXPECT_EQ(c.wait_exit(), 0) << read_text(dir / (name + ".err"));
 }
 
 // The /metrics samples of a collector listening on 127.0.0.1:`port`, inside `netns` when one
