@@ -9,7 +9,9 @@
 #
 #   bench/thread_cpu.sh [RATE [DATAGRAMS [PROTO]]]     (defaults 50000 100000 v9; PROTO v9|ipfix)
 # Environment: FLOWGATE [build/flowgate], MAX_KEYS [the shipped default], AGGREGATION [on|off],
-#              DIRECT_IO (non-empty: the file output with direct_io = true), ROLLUP [on|off:
+#              DIRECT_IO (non-empty: the file output with direct_io = true), DEV_NULL
+#              (non-empty: the records to /dev/null, encoded and written but kept by no file
+#              system, as peer_compare.sh's FLOWGATE_DEV_NULL row), ROLLUP [on|off:
 #              port_rollup_threshold = 0, to see what the roll-up costs], OUT_ROOT
 #              [/dev/shm; the page cache's cost differs per file system], PERF_DATA (record
 #              `perf` over the send into this file).
@@ -31,6 +33,7 @@ trap cleanup EXIT
 port="$(free_port)"
 options=()
 [[ "${ROLLUP:-on}" == off ]] && options+=(rollup_off)
+[[ -n "${DEV_NULL:-}" ]] && options+=(dev_null)
 # The very configuration peer_compare.sh runs flowgate with (bench/peerbench_flowgate.sh).
 FLOWGATE="$flowgate" bench/peerbench_flowgate.sh start "$port" "$out" "$proto" 8388608 \
   "${AGGREGATION:-on}" ${MAX_KEYS:+"max_keys=$MAX_KEYS"} ${DIRECT_IO:+direct_io} \

@@ -100,10 +100,14 @@ LineSink::LineSink(int fd, std::string path, uint64_t max_bytes)
     : fd_(fd),
       path_(std::move(path)),
       name_(path_.empty() ? "stdout" : "file:" + path_),
-      max_bytes_(max_bytes) {}
+      max_bytes_(max_bytes),
+      chunk_(std::make_unique_for_overwrite<char[]>(kChunkBytes)) {}
 
 LineSink::~LineSink() {
-  if (path_.empty()) return;
+  if (path_.empty()) {
+    if (fd_ >= 0) write_chunk();
+    return;
+  }
   close_file();
   if (writer_.joinable()) {
     {
@@ -186,6 +190,7 @@ bool LineSink::stage_from(uint64_t offset) {
 
 void LineSink::close_file() {
   if (fd_ < 0) return;
+  write_chunk();
   if (direct_) {
     // After a failed write nothing more is written: the file keeps what reached it.
     if (drain()) write_staged();
@@ -210,6 +215,7 @@ bool LineSink::write(std::string_view batch, uint32_t /*records*/) {
     recover();
     return false;  // the batch that reports the loss is not written either
   }
+  write_chunk();  // records encoded in place before this batch go first
   const uint64_t size = direct_ ? stage_offset_ + staged_ : size_;
   if (max_bytes_ != 0 && size > 0 && size + batch.size() > max_bytes_) {
     if (!flush() || !rotate()) return false;
@@ -284,16 +290,38 @@ bool LineSink::recover() {
 
 char* LineSink::reserve(size_t bytes) noexcept {
   // Rotation decides per batch before the batch is staged, so a rotating sink takes copies.
-  if (!direct_ || fd_ < 0 || max_bytes_ != 0 || bytes > kStageBytes - kBlock) return nullptr;
+  if (fd_ < 0 || max_bytes_ != 0) return nullptr;
+  if (!direct_) {
+    if (bytes > kChunkBytes) return nullptr;
+    if (kChunkBytes - chunked_ < bytes) write_chunk();
+    return chunk_.get() + chunked_;
+  }
+  if (bytes > kStageBytes - kBlock) return nullptr;
   if (kStageBytes - staged_ < bytes) hand_off();  // leaves less than a block staged
   return stage() + staged_;
 }
 
 void LineSink::commit(const char* end) noexcept {
-  staged_ = static_cast<size_t>(end - stage());
+  if (direct_) {
+    staged_ = static_cast<size_t>(end - stage());
+  } else {
+    chunked_ = static_cast<size_t>(end - chunk_.get());
+  }
+}
+
+void LineSink::write_chunk() noexcept {
+  if (chunked_ == 0) return;
+  if (!write_page_cache({chunk_.get(), chunked_})) chunk_failed_ = true;
+  chunked_ = 0;
 }
 
 bool LineSink::write_in_place(uint32_t /*records*/) {
+  if (!direct_) {
+    write_chunk();
+    // A batch with a failed write is lost as write() loses it: the whole lines that reached
+    // the file stay there, the rest does not.
+    return !std::exchange(chunk_failed_, false);
+  }
   if (!failed()) return true;
   recover();  // drops the batch's records, staged after the failed write
   return false;
@@ -380,8 +408,11 @@ bool LineSink::write_staged_tail() {
 
 bool LineSink::flush() {
   if (fd_ < 0) return false;
-  // Batches are written through at once (but a direct sink's last partial block); what is left
-  // is making them durable. stdout may be a pipe or terminal, where fsync has no meaning.
+  // Batches are written through at once (but a direct sink's last partial block, and records
+  // encoded in place into the chunk buffer, written here: a failure is reported by their
+  // batch's write_in_place()); what is left is making them durable. stdout may be a pipe or
+  // terminal, where fsync has no meaning.
+  write_chunk();
   if (path_.empty()) return true;
   // A failed direct write is left for the next write() to report and recover from.
   const bool written = !direct_ || (drain() && write_staged());

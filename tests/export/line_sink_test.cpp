@@ -126,6 +126,72 @@ TEST(LineSink, AFailedWriteIsReported) {
       << error;
 }
 
+// Through the page cache, records encoded in place go to the file in chunks as the chunk buffer
+// fills, so a batch larger than the buffer needs no room of its size; the rest at the batch's
+// end. The file then holds every record, in order, without a flush.
+TEST(LineSink, ThePageCacheTakesRecordsEncodedInPlaceInChunks) {
+  const testing::TempDir dir;
+  const fs::path path = fs::path(dir.path()) / "flows.jsonl";
+  std::ofstream(path) << "kept\n";
+  std::string error;
+  auto sink = LineSink::open_file(path.string(), 0, error);
+  ASSERT_NE(sink, nullptr) << error;
+  ASSERT_EQ(sink->io(), LineSink::Io::kPageCache);
+  std::string expected = "kept\n";
+  const auto encode = [&](uint32_t i) {
+    const std::string line = std::string(150 + i % 97, static_cast<char>('a' + i % 26)) + '\n';
+    char* room = sink->reserve(1000);
+    if (room == nullptr) return false;
+    std::memcpy(room, line.data(), line.size());
+    sink->commit(room + line.size());
+    expected += line;
+    return true;
+  };
+  uint32_t i = 0;
+  for (; expected.size() < 3 * LineSink::kChunkBytes; ++i) ASSERT_TRUE(encode(i)) << i;
+  // Mid-batch: the chunks filled so far are in the file, the last one not yet.
+  const uint64_t mid_batch = fs::file_size(path);
+  EXPECT_GE(mid_batch, 2 * LineSink::kChunkBytes);
+  EXPECT_LT(mid_batch, expected.size());
+  EXPECT_TRUE(expected.compare(0, mid_batch, testing::read_text(path)) == 0);
+  ASSERT_TRUE(sink->write_in_place(i));
+  EXPECT_TRUE(testing::read_text(path) == expected) << "the batch's end writes the rest";
+  // A copied batch after records in place comes after them.
+  for (uint32_t k = 0; k < 10; ++k, ++i) ASSERT_TRUE(encode(i));
+  ASSERT_TRUE(sink->write_in_place(10));
+  const std::string copied = lines('z', 3, 40);
+  ASSERT_TRUE(sink->write(copied, 3));
+  expected += copied;
+  ASSERT_TRUE(sink->flush());
+  sink.reset();
+  EXPECT_TRUE(testing::read_text(path) == expected);
+
+  // A rotating file takes copies through write().
+  auto rotating = LineSink::open_file((fs::path(dir.path()) / "b.jsonl").string(), 1 << 20, error);
+  ASSERT_NE(rotating, nullptr) << error;
+  EXPECT_EQ(rotating->reserve(1000), nullptr);
+}
+
+// A batch encoded in place whose write fails is reported lost, once: the next batch is not.
+TEST(LineSink, AFailedWriteOfRecordsInPlaceLosesTheirBatch) {
+  std::string error;
+  auto full = LineSink::open_file("/dev/full", 0, error);
+  ASSERT_NE(full, nullptr) << error;
+  for (size_t bytes = 0; bytes < LineSink::kChunkBytes + 1000; bytes += 100) {
+    char* room = full->reserve(1000);
+    ASSERT_NE(room, nullptr);
+    std::memcpy(room, lines('f', 1, 100).data(), 100);
+    full->commit(room + 100);
+  }
+  EXPECT_FALSE(full->write_in_place(2632)) << "a chunk written mid-batch failed";
+  EXPECT_TRUE(full->write_in_place(0)) << "nothing more was written, nothing more lost";
+  char* room = full->reserve(1000);
+  ASSERT_NE(room, nullptr);
+  std::memcpy(room, "{}\n", 3);
+  full->commit(room + 3);
+  EXPECT_FALSE(full->write_in_place(1)) << "the batch's end failed";
+}
+
 // Direct I/O: batches reach the file in whole staging buffers as they fill, the rest at flush
 // (and at close); the file never shows padding, and what it held before stays.
 // A write cut short by a full disk (here the file size limit, inside a line of the second
@@ -202,10 +268,7 @@ TEST_F(DirectIo, TakesRecordsEncodedInPlace) {
   ASSERT_TRUE(sink->flush());
   EXPECT_TRUE(testing::read_text(path) == expected);
 
-  // The page cache and a rotating file take copies through write().
-  auto page_cache = LineSink::open_file((dir / "b.jsonl").string(), 0, error);
-  ASSERT_NE(page_cache, nullptr) << error;
-  EXPECT_EQ(page_cache->reserve(1000), nullptr);
+  // A rotating file takes copies through write().
   auto rotating =
       LineSink::open_file((dir / "c.jsonl").string(), 1 << 20, error, LineSink::Io::kDirect);
   ASSERT_NE(rotating, nullptr) << error;
