@@ -47,10 +47,8 @@ class TemplateStateDpdk : public ::testing::Test {
     EXPECT_TRUE(c.start({"-c", (dir() / (name + ".conf")).string()}, dir() / (name + ".out"), err));
     EXPECT_TRUE(wait_for([&] {
       if (c.exited()) return true;
-      const HttpReply r = http_get(metrics_port, "/metrics");
-      return r.status == 200 && sum_prefixed(samples(r.body),
-                                             "flowgate_worker_datagrams_received_total") ==
-                                    datagrams.size();
+      return sum_prefixed(metrics_samples(metrics_port),
+                          "flowgate_worker_datagrams_received_total") == datagrams.size();
     })) << read_text(err);
     c.signal(SIGTERM);
     EXPECT_EQ(c.wait_exit(), 0) << read_text(err);

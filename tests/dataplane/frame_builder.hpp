@@ -131,7 +131,6 @@ inline Frame ipv6_fragment_header(uint8_t next_header, uint16_t offset, bool mor
   return f;
 }
 
-// Ethernet II with optional VLAN tags (each a TPID; the TCI is made up).
 // An ARP message for IPv4 over Ethernet (RFC 826): operation `op` (1 request, 2 reply) from
 // sender_mac / sender_ip about target_ip, the target MAC left zero.
 inline Frame arp(const std::array<uint8_t, 6>& sender_mac, const std::array<uint8_t, 4>& sender_ip,
@@ -149,6 +148,7 @@ inline Frame arp(const std::array<uint8_t, 6>& sender_mac, const std::array<uint
   return a;
 }
 
+// Ethernet II with optional VLAN tags (each a TPID; the TCI is made up).
 inline Frame ethernet(uint16_t ethertype, std::span<const uint8_t> payload,
                       std::initializer_list<uint16_t> tags = {}) {
   Frame f{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb};
