@@ -277,7 +277,7 @@ TEST_F(DpdkCollector, AnswersArpPingAndNeighbourSolicitationForItsAddresses) {
     return f;
   };
   auto arp_request = [&](const std::array<uint8_t, 4>& target) {
-    return eth(0x0806, fb::arp(kRouterMac, kRouter4, target));
+    return eth(fb::kEtherArp, fb::arp(kRouterMac, kRouter4, target));
   };
   auto echo_request = [&](const std::array<uint8_t, 4>& to) {
     fb::Frame icmp = {8, 0, 0, 0, 0x12, 0x34, 0x00, 0x07, 'f', 'l', 'o', 'w'};
@@ -323,7 +323,7 @@ TEST_F(DpdkCollector, AnswersArpPingAndNeighbourSolicitationForItsAddresses) {
   const fb::Frame& arp = tx[0];
   const std::array<uint8_t, 6> mac = {arp[6], arp[7], arp[8], arp[9], arp[10], arp[11]};
   EXPECT_TRUE(std::equal(kRouterMac.begin(), kRouterMac.end(), arp.begin()));  // to the requester
-  EXPECT_EQ(be16(arp, 12), 0x0806);
+  EXPECT_EQ(be16(arp, 12), fb::kEtherArp);
   EXPECT_EQ(be16(arp, 14 + 6), 2);  // reply
   EXPECT_TRUE(std::equal(mac.begin(), mac.end(), arp.begin() + 14 + 8));  // sender hardware: us
   EXPECT_TRUE(std::equal(kMine4.begin(), kMine4.end(), arp.begin() + 14 + 14));

@@ -170,7 +170,7 @@ TEST_F(ListenerFilter, DropsOtherProtocols) {
   fb::Ipv4Options icmp;
   icmp.protocol = 1;
   EXPECT_FALSE(kept(v4_udp(2055, {}, icmp)));
-  EXPECT_FALSE(kept(fb::ethernet(0x0806, fb::payload_of(28))));  // ARP
+  EXPECT_FALSE(kept(fb::ethernet(fb::kEtherArp, fb::payload_of(28))));  // ARP
   EXPECT_FALSE(kept(fb::ethernet(0x86dd, fb::ipv6(fb::kSrc6, fb::kDst6, 58, fb::payload_of(16)))));
   // A header cut short of the port.
   EXPECT_FALSE(kept(fb::ethernet(0x0800, fb::ipv4(fb::kSrc4, fb::kDst4, {}))));
@@ -261,7 +261,7 @@ TEST(SourceHashFanout, FoldsTheIpv6Source) {
 }
 
 TEST(SourceHashFanout, SendsWhatIsNotIpToTheFirstWorker) {
-  EXPECT_EQ(fanout(fb::ethernet(0x0806, fb::payload_of(28))), 0u);
+  EXPECT_EQ(fanout(fb::ethernet(fb::kEtherArp, fb::payload_of(28))), 0u);
   EXPECT_EQ(fanout(fb::ethernet(0x88cc, fb::payload_of(40), {0x8100})), 0u);
 }
 

@@ -80,7 +80,7 @@ uint16_t be16(const std::vector<uint8_t>& f, size_t at) {
 }
 
 TEST(ControlResponder, AnswersArpForItsAddressOnly) {
-  const Reply r = respond(from_peer(0x0806, arp_request(kMine4)));
+  const Reply r = respond(from_peer(fb::kEtherArp, arp_request(kMine4)));
   ASSERT_EQ(r.kind, ControlReply::kArp);
   ASSERT_EQ(r.frame.size(), 60u);  // padded to the Ethernet minimum
   EXPECT_TRUE(std::equal(kPeerMac.begin(), kPeerMac.end(), r.frame.begin()));
@@ -91,16 +91,18 @@ TEST(ControlResponder, AnswersArpForItsAddressOnly) {
   EXPECT_TRUE(std::equal(kPeerMac.begin(), kPeerMac.end(), r.frame.begin() + 32));
   EXPECT_TRUE(std::equal(kPeer4.begin(), kPeer4.end(), r.frame.begin() + 38));
 
-  EXPECT_EQ(respond(from_peer(0x0806, arp_request({192, 0, 2, 11}))).kind, ControlReply::kNone);
-  EXPECT_EQ(respond(from_peer(0x0806, arp_request(kMine4, 2))).kind, ControlReply::kNone);  // a reply
+  EXPECT_EQ(respond(from_peer(fb::kEtherArp, arp_request({192, 0, 2, 11}))).kind,
+            ControlReply::kNone);
+  EXPECT_EQ(respond(from_peer(fb::kEtherArp, arp_request(kMine4, 2))).kind,
+            ControlReply::kNone);  // a reply
 }
 
 TEST(ControlResponder, KeepsVlanTags) {
-  const Reply r = respond(from_peer(0x0806, arp_request(kMine4), {0x8100}));
+  const Reply r = respond(from_peer(fb::kEtherArp, arp_request(kMine4), {0x8100}));
   ASSERT_EQ(r.kind, ControlReply::kArp);
   EXPECT_EQ(be16(r.frame, 12), 0x8100);
   EXPECT_EQ(be16(r.frame, 14), 100);
-  EXPECT_EQ(be16(r.frame, 16), 0x0806);
+  EXPECT_EQ(be16(r.frame, 16), fb::kEtherArp);
   EXPECT_EQ(be16(r.frame, 18 + 6), 2);
 }
 
@@ -164,7 +166,7 @@ TEST(ControlResponder, AnswersIcmpv6Echo) {
 }
 
 TEST(ControlResponder, IgnoresTruncatedAndForeignFrames) {
-  const fb::Frame arp = from_peer(0x0806, arp_request(kMine4));
+  const fb::Frame arp = from_peer(fb::kEtherArp, arp_request(kMine4));
   for (size_t n = 0; n < 14 + 28; ++n) {
     const fb::Frame cut(arp.begin(), arp.begin() + static_cast<long>(n));
     EXPECT_EQ(respond(cut).kind, ControlReply::kNone) << n;

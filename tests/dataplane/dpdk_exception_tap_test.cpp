@@ -73,7 +73,8 @@ fb::Frame ipv4_to_box(uint8_t protocol, const fb::Frame& l4) {
 }
 
 fb::Frame arp_request_for_box() {
-  return ethernet({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0x0806, fb::arp(kRouterMac, kRouter, kBox));
+  return ethernet({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, fb::kEtherArp,
+                  fb::arp(kRouterMac, kRouter, kBox));
 }
 
 // A TCP SYN to the box's SSH port, checksummed over the pseudo-header (RFC 793 §3.1).
@@ -362,7 +363,7 @@ TEST_F(DpdkExceptionTap, HandsWhatIsNotForAListenerToTheKernelAndSendsItsReplies
     ASSERT_GE(f.size(), 42u);
     EXPECT_TRUE(std::equal(kNicMac.begin(), kNicMac.end(), f.begin() + 6)) << "from the NIC's MAC";
     EXPECT_TRUE(std::equal(kRouterMac.begin(), kRouterMac.end(), f.begin())) << "to the router";
-    if (be16(f, 12) == 0x0806) {
+    if (be16(f, 12) == fb::kEtherArp) {
       arp_reply = arp_reply || (be16(f, 14 + 6) == 2 && std::equal(kBox.begin(), kBox.end(), f.begin() + 14 + 14));
       continue;
     }

@@ -125,7 +125,7 @@ TEST(SourceShard, FollowsVlanTagsAndIpv6) {
     EXPECT_EQ(source_shard(plain.data(), plain.size(), n), source_shard(tagged.data(), tagged.size(), n));
     EXPECT_LT(source_shard(plain.data(), plain.size(), n), n);
   }
-  const fb::Frame arp = fb::ethernet(0x0806, fb::payload_of(28));
+  const fb::Frame arp = fb::ethernet(fb::kEtherArp, fb::payload_of(28));
   EXPECT_EQ(source_shard(arp.data(), arp.size(), 4), 0u);  // no IP source: worker 0 answers it
   EXPECT_EQ(source_shard(plain.data(), 10, 4), 0u);        // truncated
 }

@@ -33,6 +33,7 @@ inline constexpr uint8_t kNhNone = 59;
 inline constexpr uint8_t kNhDestOptions = 60;
 inline constexpr uint16_t kEtherIpv4 = 0x0800;
 inline constexpr uint16_t kEtherIpv6 = 0x86dd;
+inline constexpr uint16_t kEtherArp = 0x0806;
 
 inline void put16(Frame& f, uint16_t v) {
   f.push_back(static_cast<uint8_t>(v >> 8));

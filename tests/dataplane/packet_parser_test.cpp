@@ -125,7 +125,7 @@ TEST(PacketParser, VlanTagCutShortIsTruncated) {
 
 TEST(PacketParser, NonIpEtherTypeIsNotIp) {
   ParsedPacket p;
-  EXPECT_EQ(parse(LinkType::kEthernet, testing::ethernet(0x0806, Frame(28, 0)), p),
+  EXPECT_EQ(parse(LinkType::kEthernet, testing::ethernet(testing::kEtherArp, Frame(28, 0)), p),
             ParseStatus::kNotIp);
   EXPECT_EQ(parse(LinkType::kEthernet, testing::ethernet(0x88cc, Frame(40, 0), {0x8100}), p),
             ParseStatus::kNotIp);

@@ -362,7 +362,7 @@ TEST(PcapSource, CountsWhatItCannotDeliver) {
       testing::ipv4(kSrc4, kDst4, testing::udp(1, 2, testing::payload_of(100), 8 + 50));
   const std::vector<testing::PcapRecord> records = {
       {1, cut, original},
-      {2, testing::ethernet(0x0806, Frame(28, 0)), 0},
+      {2, testing::ethernet(testing::kEtherArp, Frame(28, 0)), 0},
       {3, testing::ethernet(0x0800, testing::ipv4(kSrc4, kDst4, Frame(20, 0), tcp)), 0},
       {4, testing::ethernet(0x0800, mismatch), 0},
       {5, testing::ethernet(0x0800, Frame(10, 0x45)), 0},
