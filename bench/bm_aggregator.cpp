@@ -279,6 +279,40 @@ void BM_Aggregator_FillFromEmpty(benchmark::State& state) {
   run(state, blocks, holding_config(), false);
 }
 
+// One peerbench trial as a fresh collector meets it: a new aggregator (the shipped "auto" size
+// here, 1,000,000 keys, and its roll-up trackers; made and faulted in untimed), then 288 blocks
+// of new keys (294,912 conversations, each its own address pair: every one inserted, and a new
+// pair for the roll-up), then, with state.range(0) passes, the same blocks again (every flow
+// merged). Five passes are peerbench's v9 trial at 25k datagrams/s (21 % of its flows
+// inserted); one pass is the inserts alone. state.range(1) = 0 turns the roll-up off
+// (port_rollup_threshold = 0): the difference is what it costs a fresh table.
+void BM_Aggregator_FreshTrial(benchmark::State& state) {
+  const auto blocks = make_blocks([](uint32_t i, Mix&) { return conversation(i); }, 288);
+  AggregatorConfig c = holding_config();
+  c.flush_interval_ms = kIntervalMs * 1'000'000;
+  c.rollup_refresh_ms = kIntervalMs * 1'000'000;
+  if (state.range(1) == 0) c.port_rollup_threshold = 0;
+  const auto passes = static_cast<uint32_t>(state.range(0));
+  Sink sink;
+  const uint64_t now = 1'700'000'000'000;
+  uint64_t records = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto agg = std::make_unique<Aggregator>(c);
+    state.ResumeTiming();
+    for (uint32_t p = 0; p < passes; ++p) {
+      for (const auto& b : blocks) {
+        agg->add(*b, now, sink.output);
+        records += b->size;
+      }
+    }
+    state.PauseTiming();
+    agg.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(records));
+}
+
 // LargeTableMerging<300000> as an exporter thread meets it at a low rate: one block, then a
 // pause of state.range(0) microseconds before the next, as the thread waits for the worker.
 // state.range(1) says how it waits: 0 asleep in nanosleep (as flowgate does), 1 spinning on
@@ -417,6 +451,10 @@ BENCHMARK(BM_Aggregator_PortRollupChurn);
 BENCHMARK(BM_Aggregator_KeyBoundEviction);
 BENCHMARK(BM_Aggregator_FullTableMix);
 BENCHMARK(BM_Aggregator_FillFromEmpty);
+BENCHMARK(BM_Aggregator_FreshTrial)
+    ->ArgsProduct({{1, 5}, {0, 1}})
+    ->Iterations(6)  // a fresh table each: ~0.4 GB faulted in, untimed
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_Aggregator_LargeTableMerging, 300000);
 BENCHMARK_TEMPLATE(BM_Aggregator_LargeTableMerging, 20000);
 BENCHMARK_TEMPLATE(BM_Aggregator_LargeTableMerging, 2000);

@@ -14,7 +14,7 @@
 #              system, as peer_compare.sh's FLOWGATE_DEV_NULL row), ROLLUP [on|off:
 #              port_rollup_threshold = 0, to see what the roll-up costs], OUT_ROOT
 #              [/dev/shm; the page cache's cost differs per file system], PERF_DATA (record
-#              `perf` over the send into this file).
+#              `perf` over the send into this file, PERF_FREQ [2000] samples a second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -46,7 +46,7 @@ process_cpu() { cut -d' ' -f14,15 "/proc/$pid/stat"; }
 process_cpu > "$out/process_before"
 perf_pid=""
 if [[ -n "${PERF_DATA:-}" ]]; then
-  perf record -q -F 2000 -g -p "$pid" -o "$PERF_DATA" 2>/dev/null &
+  perf record -q -F "${PERF_FREQ:-2000}" -g -p "$pid" -o "$PERF_DATA" 2>/dev/null &
   perf_pid=$!
 fi
 "$PB_BLAST" -f "$PB_DATA/$proto.bin" -p "$port" -n "$datagrams" -r "$rate" -q
