@@ -76,9 +76,9 @@ class Sink {
   // this sink (a failed file write; an HTTP sink spools rather than fail).
   virtual bool write(std::string_view batch, uint32_t records) = 0;
   // Encoding in place, for a sink that writes from memory of its own (the stdout and file sink
-  // when the file does not rotate): the pipeline, when this is its only sink, asks for room for one record of up to
-  // `bytes`, encodes the record there and commit()s its end, instead of encoding into its
-  // batch for write() to copy. nullptr: not now, use write().
+  // when the file does not rotate): the pipeline, when this is its only sink, asks for room for
+  // one record of up to `bytes`, encodes the record there and commit()s its end, instead of
+  // encoding into its batch for write() to copy. nullptr: not now, use write().
   virtual char* reserve(size_t /*bytes*/) noexcept { return nullptr; }
   virtual void commit(const char* /*end*/) noexcept {}
   // Ends a batch of `records` committed in place. False when it is lost, as write().
