@@ -746,7 +746,14 @@ void decode_chunk(const uint8_t* rec, uint32_t n, const CompiledTemplate& tmpl,
   const uint32_t stride = tmpl.min_record_length;
   auto* const base = reinterpret_cast<uint8_t*>(&b);
 
-  for (uint64_t z = plan.zero_columns; z != 0; z &= z - 1) {
+  // A column the template lacks is zeroed, unless the block knows it to be zero in every row
+  // already (FlowBlock::zero_columns): an exporter sends one template for as long as it runs,
+  // so after the first fill of a block the columns it lacks are neither written nor fetched.
+  // Every other column this chunk writes is no longer known to be zero.
+  const uint64_t known_zero = b.zero_columns & plan.zero_columns;
+  b.zero_columns = known_zero;
+  b.filled_zero = (first == 0 ? ~uint64_t{0} : b.filled_zero) & plan.zero_columns;
+  for (uint64_t z = plan.zero_columns & ~known_zero; z != 0; z &= z - 1) {
     const FlowColumn& c = kFlowColumns[static_cast<size_t>(__builtin_ctzll(z))];
     std::memset(base + c.offset + size_t{first} * c.size, 0, size_t{n} * c.size);
   }

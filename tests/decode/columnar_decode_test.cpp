@@ -129,6 +129,145 @@ TEST(FlowBlockLines, RunsOfRowsNameEachLineOfTheirColumnsOnce) {
   EXPECT_GT(named, size_t{FlowBlock::kCapacity - from} * 160 / 64 - decode::kFlowColumns.size());
 }
 
+// The decoder leaves out the lines of the columns a block knows to be zero: a mask without a
+// column names none of its lines, and the others' as before.
+TEST(FlowBlockLines, ColumnsLeftOutOfTheMaskAreNotNamed) {
+  auto block = std::make_unique<FlowBlock>();
+  const auto base = reinterpret_cast<uintptr_t>(block.get());
+  const decode::FlowColumn& mac = decode::kFlowColumns[8];  // src_mac
+  ASSERT_EQ(mac.offset, offsetof(FlowBlock, src_mac));
+  size_t all = 0, masked = 0;
+  decode::for_each_line_in_rows(*block, 64, 64, [&](uintptr_t) { ++all; });
+  decode::for_each_line_in_rows(
+      *block, 64, 64,
+      [&](uintptr_t line) {
+        EXPECT_FALSE(line >= base + mac.offset && line < base + mac.offset + mac.size * 1024u);
+        ++masked;
+      },
+      ~(uint64_t{1} << 8));
+  EXPECT_EQ(all - masked, 64u * 8 / 64);  // the 8 lines of 64 MACs
+}
+
+// One block, reused as a worker reuses its pool's blocks: every full block is checked and
+// cleared by `on_full`, then filled again.
+class OneBlock {
+ public:
+  OneBlock() : block_(std::make_unique<FlowBlock>()), out_(block_.get(), &refill, this) {
+    meta_.exporter = ipv4(192, 0, 2, 1);
+    meta_.exporter_port = 4444;
+  }
+  DecodeStatus netflow9(const std::vector<uint8_t>& d) {
+    return decode::decode_netflow9(std::as_bytes(std::span(d)), meta_, templates_, out_,
+                                   counters_);
+  }
+  FlowBlock& block() { return *block_; }
+  uint32_t full_blocks = 0;
+
+ private:
+  static FlowBlock* refill(void* ctx, FlowBlock* full) noexcept {
+    auto* self = static_cast<OneBlock*>(ctx);
+    EXPECT_TRUE(decode::zero_columns_hold(*full));
+    ++self->full_blocks;
+    full->clear();
+    return full;
+  }
+  std::unique_ptr<FlowBlock> block_;
+  FlowOutput out_;
+  decode::TemplateCache templates_;
+  decode::DatagramMeta meta_;
+  DecodeCounters counters_;
+};
+
+// Source address and port, and with `mac_and_as` the source MAC and AS too (nonzero).
+FlowDatagram mac_set(uint16_t template_id, bool mac_and_as, uint32_t records) {
+  ByteWriter w;
+  for (uint32_t i = 0; i < records; ++i) {
+    w.ipv4(10, 1, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)).u16(1000);
+    if (mac_and_as) w.bytes({0x02, 0, 0, 0, 0, 0x01}).u32(64500);
+  }
+  FlowDatagram d = v9();
+  if (mac_and_as) {
+    d.template_set(template_id, {{8, 4}, {7, 2}, {56, 6}, {16, 4}});
+  } else {
+    d.template_set(template_id, {{8, 4}, {7, 2}});
+  }
+  d.data_set(template_id, w);
+  return d;
+}
+
+bool known_zero(const FlowBlock& b, size_t column) { return (b.zero_columns >> column & 1) != 0; }
+constexpr size_t kSrcMacColumn = 8, kSrcAsColumn = 15, kDstMacColumn = 9;
+
+// A block that one template filled knows the columns that template lacks to be zero, and the
+// decoder neither zeroes nor fetches them again; a template that has them writes them and
+// makes them unknown again, and its values never show through in a later row of a template
+// that lacks them.
+TEST(ColumnarDecode, ColumnsABlockKnowsToBeZeroStayZeroAcrossTemplates) {
+  ASSERT_EQ(decode::kFlowColumns[kSrcMacColumn].offset, offsetof(FlowBlock, src_mac));
+  ASSERT_EQ(decode::kFlowColumns[kSrcAsColumn].offset, offsetof(FlowBlock, src_as));
+  ASSERT_EQ(decode::kFlowColumns[kDstMacColumn].offset, offsetof(FlowBlock, dst_mac));
+  OneBlock one;
+  FlowBlock& b = one.block();
+  // A fill of the lean template (1024 records: the block is full), then the next datagram
+  // takes the block again, cleared: it now knows the MAC and AS columns to be zero.
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1024).build()), DecodeStatus::kOk);
+  EXPECT_EQ(b.zero_columns, 0u) << "nothing is known before a fill ends";
+  ASSERT_EQ(one.netflow9(mac_set(301, true, 10).build()), DecodeStatus::kOk);
+  ASSERT_EQ(one.full_blocks, 1u);
+  EXPECT_FALSE(known_zero(b, kSrcMacColumn)) << "the second template writes the MACs";
+  EXPECT_FALSE(known_zero(b, kSrcAsColumn));
+  EXPECT_TRUE(known_zero(b, kDstMacColumn)) << "neither template has destination MACs";
+  EXPECT_TRUE(decode::zero_columns_hold(b));
+  for (uint32_t r = 0; r < 10; ++r) {
+    EXPECT_EQ(b.src_mac[r], 0x020000000001u);
+    EXPECT_EQ(b.src_as[r], 64500u);
+  }
+  // The lean template's rows after them are zeroed again (the block no longer knows).
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1014).build()), DecodeStatus::kOk);
+  for (uint32_t r = 10; r < FlowBlock::kCapacity; ++r) {
+    ASSERT_EQ(b.src_mac[r], 0u) << r;
+    ASSERT_EQ(b.src_as[r], 0u) << r;
+  }
+  // A fill that held MACs somewhere leaves the columns unknown: the next one zeroes every row,
+  // the ten the rich template wrote too.
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1024).build()), DecodeStatus::kOk);
+  ASSERT_EQ(one.full_blocks, 2u);
+  for (uint32_t r = 0; r < 10; ++r) {
+    EXPECT_EQ(b.src_mac[r], 0u) << r;
+    EXPECT_EQ(b.src_as[r], 0u) << r;
+  }
+  EXPECT_FALSE(known_zero(b, kSrcMacColumn));
+  // After that fill of the lean template alone, they are known again.
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1).build()), DecodeStatus::kOk);
+  ASSERT_EQ(one.full_blocks, 3u);
+  EXPECT_TRUE(known_zero(b, kSrcMacColumn));
+  EXPECT_TRUE(known_zero(b, kSrcAsColumn));
+  EXPECT_TRUE(decode::zero_columns_hold(b));
+}
+
+// Rows appended another way (sFlow and NetFlow v5 take rows one at a time and write any
+// column) make the block forget what it knew.
+TEST(ColumnarDecode, ARowAppendedOtherwiseForgetsTheKnownZeroColumns) {
+  OneBlock one;
+  FlowBlock& b = one.block();
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1024).build()), DecodeStatus::kOk);
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1).build()), DecodeStatus::kOk);
+  ASSERT_TRUE(known_zero(b, kSrcAsColumn));
+  const uint32_t r = b.append_row();
+  b.src_as[r] = 65001;
+  EXPECT_EQ(b.zero_columns, 0u);
+  EXPECT_TRUE(decode::zero_columns_hold(b));
+  const uint32_t u = b.append_row_uninit();
+  b.src_as[u] = 65002;
+  EXPECT_EQ(b.zero_columns, 0u);
+  // Nor does a fill with such rows teach it anything.
+  ASSERT_EQ(one.netflow9(mac_set(300, false, FlowBlock::kCapacity - b.size).build()),
+            DecodeStatus::kOk);
+  ASSERT_EQ(one.netflow9(mac_set(300, false, 1).build()), DecodeStatus::kOk);
+  EXPECT_FALSE(known_zero(b, kSrcAsColumn));
+  EXPECT_TRUE(decode::zero_columns_hold(b));
+}
+
 TEST(ColumnarDecode, ChunkSpansABlockRefill) {
   DecoderHarness h;
   ASSERT_EQ(h.netflow9(small_set(0, 1020).build()), DecodeStatus::kOk);
