@@ -134,6 +134,15 @@ inline constexpr std::array<FlowColumn, 31> kFlowColumns = {
 };
 #undef FLOWGATE_FLOW_COLUMN
 
+// The bit of kFlowColumns (as in FlowBlock::zero_columns) that names the column at byte offset
+// `column` of FlowBlock, e.g. column_bit(offsetof(FlowBlock, src_mac)); 0 for no column.
+constexpr uint64_t column_bit(size_t column) noexcept {
+  for (size_t i = 0; i < kFlowColumns.size(); ++i) {
+    if (kFlowColumns[i].offset == column) return uint64_t{1} << i;
+  }
+  return 0;
+}
+
 // Calls fn(address) for each cache line that starts within rows [first, first + n) of a
 // column of `b` among `columns` (bits of kFlowColumns), column by column (rows past the block's
 // end are left out). Runs of rows that follow one another so name every line once: the line

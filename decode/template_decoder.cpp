@@ -333,14 +333,6 @@ bool is_options_target(FieldTarget t) noexcept {
   }
 }
 
-// The bit of kFlowColumns that names the column at byte offset `column` of FlowBlock.
-uint64_t column_bit(uint32_t column) noexcept {
-  for (size_t i = 0; i < kFlowColumns.size(); ++i) {
-    if (kFlowColumns[i].offset == column) return uint64_t{1} << i;
-  }
-  return 0;
-}
-
 // Fills in the offsets and the ColumnarPlan of a fixed-layout data template.
 void plan_columnar(CompiledTemplate& t) noexcept {
   using T = FieldTarget;
